@@ -1,0 +1,115 @@
+"""The `matderiv` command: verify, coverage, build, show, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from . import __version__
+from .load import gather, load_all
+from .verify import problems_of, verify_all
+
+PROJECT = Path(__file__).resolve().parent.parent
+CATALOG = PROJECT / "catalog"
+STATUSES = ("verified", "refuted", "failed", "invalid")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return 2
+    return args.run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="matderiv", description="The verified "
+                                     "matrix-calculus reference.")
+    parser.add_argument("--version", action="version", version=f"matderiv {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    verify = sub.add_parser("verify", help="check identity files (default: the catalog)")
+    verify.add_argument("paths", nargs="*", type=Path, help="YAML files or folders")
+    verify.add_argument("--json", action="store_true", help="print a JSON report on stdout")
+    verify.add_argument("--jobs", type=int, default=0, help="worker processes (default: all "
+                        "cores)")
+    verify.add_argument("--no-cache", action="store_true", help="verify everything afresh")
+    verify.set_defaults(run=run_verify)
+    return parser
+
+
+def _paths(args) -> list[Path] | None:
+    paths = args.paths or [CATALOG]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        print(f"matderiv: no such file or folder: {missing[0]}", file=sys.stderr)
+        return None
+    if not gather(paths):
+        print("matderiv: no identity files found", file=sys.stderr)
+        return None
+    return paths
+
+
+def run_verify(args) -> int:
+    paths = _paths(args)
+    if paths is None:
+        return 2
+    if args.jobs < 0:
+        print("matderiv: --jobs must be at least 0", file=sys.stderr)
+        return 2
+    identities, loose = load_all(paths)
+    progress = _progress_bar() if sys.stderr.isatty() else None
+    verdicts = verify_all(identities, args.jobs, not args.no_cache, progress)
+    rows = [_row(i, v) for i, v in zip(identities, verdicts)]
+    rows += [{"id": None, "file": p.file, "line": p.line, "category": None,
+              "status": "invalid", "message": str(p), "problems": [p.as_dict()]} for p in loose]
+    counts = Counter(row["status"] for row in rows)
+    summary = {"total": len(rows), **{s: counts.get(s, 0) for s in STATUSES}}
+    if args.json:
+        json.dump({"summary": summary, "identities": rows}, sys.stdout, indent=1)
+        print()
+    else:
+        _print_text(rows, summary)
+    return 0 if summary["failed"] == 0 and summary["invalid"] == 0 else 1
+
+
+def _row(ident, verdict) -> dict:
+    problems = problems_of(ident, verdict)
+    return {
+        "id": ident.id or None, "file": ident.file, "line": ident.line,
+        "category": verdict.category or None, "status": verdict.status,
+        "message": "; ".join(str(p) for p in problems),
+        "problems": [p.as_dict() for p in problems],
+        "forms": verdict.forms, "sizes": verdict.sizes, "points": verdict.points,
+        "max_error": verdict.max_error, "exact": verdict.exact,
+    }
+
+
+def _print_text(rows, summary) -> None:
+    for row in rows:
+        if row["status"] in ("failed", "invalid"):
+            label = row["id"] or "(file)"
+            print(f"{row['status'].upper()} {label}")
+            for p in row["problems"]:
+                print(f"  {p['file']}:{p['line']}: {p['code']} {p['message']}")
+    parts = ", ".join(f"{summary[s]} {s}" for s in STATUSES)
+    print(f"{summary['total']} identities: {parts}")
+
+
+def _progress_bar():
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // max(total, 1)
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+if __name__ == "__main__":
+    sys.exit(main())

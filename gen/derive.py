@@ -1,0 +1,411 @@
+"""Exact re-derivation: the derivative of `of`, entry by entry, at a concrete point.
+
+Every entry of the variable carries a dual part (forward-mode differentiation), and every
+matrix operation is carried out on scalars: products as sums of products, inverses and
+determinants by Gaussian elimination. So the derivative comes from the scalar rules of
+calculus alone, never from a matrix identity, and it is exact: with rational points the
+arithmetic is rational (GMP), and where a transcendental function appears it is carried
+in 200-bit floating point (about 60 digits).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpfr, mpq
+
+from .evaluate import DomainError
+
+gmpy2.get_context().precision = 200
+MPQ = type(mpq(1))
+TOLERANCE = mpfr("1e-40")
+NONZERO = [mpq(k, 4) for k in range(2, 9)]  # 1/2 .. 2
+
+
+class Dual:
+    """v + sum_k d[k] e_k; d is None for a constant."""
+
+    __slots__ = ("v", "d")
+
+    def __init__(self, v, d=None):
+        self.v = v
+        self.d = d
+
+
+def add(a: Dual, b: Dual) -> Dual:
+    if a.d is None:
+        d = b.d
+    elif b.d is None:
+        d = a.d
+    else:
+        d = [x + y for x, y in zip(a.d, b.d)]
+    return Dual(a.v + b.v, d)
+
+
+def neg(a: Dual) -> Dual:
+    return Dual(-a.v, None if a.d is None else [-x for x in a.d])
+
+
+def mul(a: Dual, b: Dual) -> Dual:
+    if a.d is None:
+        d = None if b.d is None else [a.v * y for y in b.d]
+    elif b.d is None:
+        d = [x * b.v for x in a.d]
+    else:
+        av, bv = a.v, b.v
+        d = [x * bv + av * y for x, y in zip(a.d, b.d)]
+    return Dual(a.v * b.v, d)
+
+
+def div(a: Dual, b: Dual) -> Dual:
+    if _is_zero(b.v):
+        raise DomainError("division by zero")
+    inv_b = 1 / b.v if isinstance(b.v, MPQ) else mpfr(1) / b.v
+    v = a.v * inv_b
+    if b.d is None:
+        d = None if a.d is None else [x * inv_b for x in a.d]
+    else:
+        ad = a.d or [0] * len(b.d)
+        d = [(x - v * y) * inv_b for x, y in zip(ad, b.d)]
+    return Dual(v, d)
+
+
+def chain(a: Dual, value, slope) -> Dual:
+    """f(a) given f(a.v) and f'(a.v): the scalar chain rule."""
+    return Dual(value, None if a.d is None else [slope * x for x in a.d])
+
+
+def _is_zero(v) -> bool:
+    return v == 0 if isinstance(v, MPQ) else abs(v) < TOLERANCE
+
+
+def _real(v):
+    return v if not isinstance(v, MPQ) else mpfr(v)
+
+
+def _log(a):
+    if a.v <= 0:
+        raise DomainError("log of a number that is not positive")
+    return chain(a, gmpy2.log(_real(a.v)), 1 / _real(a.v))
+
+
+def _exp(a):
+    e = gmpy2.exp(_real(a.v))
+    return chain(a, e, e)
+
+
+def _sqrt(a):
+    if a.v <= 0:
+        raise DomainError("square root of a number that is not positive")
+    r = gmpy2.sqrt(_real(a.v))
+    return chain(a, r, 1 / (2 * r))
+
+
+def _abs(a):
+    if _is_zero(a.v):
+        raise DomainError("abs is not differentiable at zero")
+    return chain(a, abs(a.v), 1 if a.v > 0 else -1)
+
+
+def _sin(a):
+    return chain(a, gmpy2.sin(_real(a.v)), gmpy2.cos(_real(a.v)))
+
+
+def _cos(a):
+    return chain(a, gmpy2.cos(_real(a.v)), -gmpy2.sin(_real(a.v)))
+
+
+def _tanh(a):
+    t = gmpy2.tanh(_real(a.v))
+    return chain(a, t, 1 - t * t)
+
+
+def _sigmoid(a):
+    s = 1 / (1 + gmpy2.exp(-_real(a.v)))
+    return chain(a, s, s * (1 - s))
+
+
+SCALAR_FUNCTIONS = {"log": _log, "exp": _exp, "sqrt": _sqrt, "abs": _abs, "sin": _sin,
+                    "cos": _cos, "tanh": _tanh, "sigmoid": _sigmoid}
+
+
+def const(v) -> Dual:
+    return Dual(v, None)
+
+
+def power(a: Dual, k: int) -> Dual:
+    if k < 0:
+        return div(const(mpq(1)), power(a, -k))
+    result = const(mpq(1))
+    for _ in range(k):
+        result = mul(result, a)
+    return result
+
+
+# ---------------------------------------------------------------- matrices (lists of rows)
+
+
+def shape(m):
+    return len(m), len(m[0])
+
+
+def transpose(m):
+    return [list(col) for col in zip(*m)]
+
+
+def elementwise(f, *ms):
+    return [[f(*xs) for xs in zip(*rows)] for rows in zip(*ms)]
+
+
+def matmul(a, b):
+    bt = transpose(b)
+    return [[_dot(row, col) for col in bt] for row in a]
+
+
+def _dot(row, col):
+    total = mul(row[0], col[0])
+    for x, y in zip(row[1:], col[1:]):
+        total = add(total, mul(x, y))
+    return total
+
+
+def identity(n):
+    return [[const(mpq(int(i == j))) for j in range(n)] for i in range(n)]
+
+
+def _eliminate(m):
+    """Gaussian elimination with row pivoting; returns (upper rows, sign, operations)."""
+    n = len(m)
+    rows = [list(r) for r in m]
+    sign = 1
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(rows[r][col].v))
+        if _is_zero(rows[pivot][col].v):
+            raise DomainError("singular matrix")
+        if pivot != col:
+            rows[col], rows[pivot] = rows[pivot], rows[col]
+            sign = -sign
+        for r in range(col + 1, n):
+            if _is_zero(rows[r][col].v) and rows[r][col].d is None:
+                continue
+            factor = div(rows[r][col], rows[col][col])
+            rows[r] = [add(x, neg(mul(factor, y))) for x, y in zip(rows[r], rows[col])]
+    return rows, sign
+
+
+def det(m):
+    rows, sign = _eliminate(m)
+    result = const(mpq(sign))
+    for i in range(len(rows)):
+        result = mul(result, rows[i][i])
+    return result
+
+
+def inverse(m):
+    n = len(m)
+    aug = [list(r) + e for r, e in zip(m, identity(n))]
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(aug[r][col].v))
+        if _is_zero(aug[pivot][col].v):
+            raise DomainError("singular matrix")
+        aug[col], aug[pivot] = aug[pivot], aug[col]
+        p = aug[col][col]
+        aug[col] = [div(x, p) for x in aug[col]]
+        for r in range(n):
+            if r != col:
+                factor = aug[r][col]
+                aug[r] = [add(x, neg(mul(factor, y))) for x, y in zip(aug[r], aug[col])]
+    return [row[n:] for row in aug]
+
+
+class ExactAlgebra:
+    """The backend of Evaluator for exact values: matrices are lists of rows of Dual."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+
+    def const(self, value):
+        return [[const(mpq(value.numerator, value.denominator))]]
+
+    def neg(self, a):
+        return elementwise(neg, a)
+
+    def transpose(self, a):
+        return transpose(a)
+
+    def add(self, a, b):
+        return elementwise(add, a, b)
+
+    def sub(self, a, b):
+        return elementwise(lambda x, y: add(x, neg(y)), a, b)
+
+    def mul(self, a, b):
+        if shape(a) == (1, 1):
+            return elementwise(lambda y: mul(a[0][0], y), b)
+        if shape(b) == (1, 1):
+            return elementwise(lambda x: mul(x, b[0][0]), a)
+        return matmul(a, b)
+
+    def div(self, a, b):
+        return elementwise(lambda x: div(x, b[0][0]), a)
+
+    def power(self, a, p, k):
+        if shape(a) == (1, 1):
+            base = a[0][0]
+            if k is not None and p[0][0].d is None:
+                return [[power(base, k)]]
+            return [[_exp(mul(p[0][0], _log(base)))]]
+        result = identity(len(a))
+        step = inverse(a) if k < 0 else a
+        for _ in range(abs(k)):
+            result = matmul(result, step)
+        return result
+
+    def eye(self, n):
+        return identity(n)
+
+    def full(self, rows, cols, value):
+        return [[const(mpq(value)) for _ in range(cols)] for _ in range(rows)]
+
+    def call(self, fn, args):
+        a = args[0]
+        if fn in SCALAR_FUNCTIONS:
+            return elementwise(SCALAR_FUNCTIONS[fn], a)
+        return getattr(self, "_" + fn)(*args)
+
+    def _tr(self, a):
+        total = a[0][0]
+        for i in range(1, len(a)):
+            total = add(total, a[i][i])
+        return [[total]]
+
+    def _det(self, a):
+        return [[det(a)]]
+
+    def _inv(self, a):
+        return inverse(a)
+
+    def _softmax(self, a):
+        exps = [_exp(row[0]) for row in a]
+        total = exps[0]
+        for e in exps[1:]:
+            total = add(total, e)
+        return [[div(e, total)] for e in exps]
+
+    def _norm(self, a):
+        total = const(mpq(0))
+        for row in a:
+            for x in row:
+                total = add(total, mul(x, x))
+        return [[_sqrt(total)]]
+
+    def _kron(self, a, b):
+        (ar, ac), (br, bc) = shape(a), shape(b)
+        return [[mul(a[i // br][j // bc], b[i % br][j % bc]) for j in range(ac * bc)]
+                for i in range(ar * br)]
+
+    def _hadamard(self, a, b):
+        return elementwise(mul, a, b)
+
+    def _diag(self, a):
+        rows, cols = shape(a)
+        if cols == 1:
+            return [[a[i][0] if i == j else const(mpq(0)) for j in range(rows)]
+                    for i in range(rows)]
+        return [[a[i][i]] for i in range(rows)]
+
+    def _vec(self, a):
+        return [[x] for col in transpose(a) for x in col]
+
+    def apply(self, fn, a, order):
+        return elementwise(lambda x: self._generic(fn, x, order), a)
+
+    def _generic(self, fn, x: Dual, order: int) -> Dual:
+        """An unknown smooth function: values and slopes drawn afresh at each argument."""
+        return chain(x, self.generic_value(fn, order, x.v), self.generic_value(fn, order + 1, x.v))
+
+    def generic_value(self, fn: str, order: int, at) -> object:
+        key = str(at) if isinstance(at, MPQ) else format(at, ".35e")
+        digest = hashlib.blake2b(f"{self.seed}|{fn}|{order}|{key}".encode(), digest_size=8)
+        draw = int.from_bytes(digest.digest(), "big")
+        value = mpq(2 + draw % 10, 4)
+        return value if (draw >> 20) % 2 else -value
+
+
+# ---------------------------------------------------------------- points
+
+
+def scalar(rng: random.Random, positive=False):
+    value = rng.choice(NONZERO)
+    return value if positive or rng.random() < 0.5 else -value
+
+
+def matrix(rng: random.Random, rows: int, cols: int, props) -> list:
+    """Rational values honouring the declared properties."""
+    positive = "positive" in props
+    if "positive-definite" in props:
+        m = [[const(scalar(rng)) for _ in range(rows)] for _ in range(rows)]
+        mmt = matmul(m, transpose(m))
+        return elementwise(add, mmt, identity(rows))
+    if "orthogonal" in props:
+        skew = matrix(rng, rows, rows, {"skew-symmetric"})
+        eye = identity(rows)
+        minus = elementwise(lambda x, y: add(x, neg(y)), eye, skew)
+        return matmul(minus, inverse(elementwise(add, eye, skew)))
+    values = [[const(scalar(rng, positive)) for _ in range(cols)] for _ in range(rows)]
+    for i in range(rows):
+        for j in range(cols):
+            if "diagonal" in props and i != j or "skew-symmetric" in props and i == j:
+                values[i][j] = const(mpq(0))
+            elif i > j and "symmetric" in props:
+                values[i][j] = values[j][i]
+            elif i > j and "skew-symmetric" in props:
+                values[i][j] = neg(values[j][i])
+    if "invertible" in props and _is_zero(det(values).v):
+        return matrix(rng, rows, cols, props)
+    return values
+
+
+def structured(values, props) -> list:
+    """Project a matrix of numbers onto the structure the properties impose."""
+    n = len(values)
+    out = [list(r) for r in values]
+    for i in range(n):
+        for j in range(len(out[0])):
+            if ("diagonal" in props and i != j) or ("skew-symmetric" in props and i == j):
+                out[i][j] = 0 * out[i][j]
+            elif i > j and props & {"symmetric", "positive-definite"}:
+                out[i][j] = out[j][i]
+            elif i > j and "skew-symmetric" in props:
+                out[i][j] = -out[j][i]
+    return out
+
+
+def to_array(m) -> np.ndarray:
+    """The values of a matrix of Duals, as a NumPy object array."""
+    return np.array([[x.v for x in row] for row in m], dtype=object)
+
+
+def jacobian(y, rows: int, cols: int) -> np.ndarray:
+    """D[i, j, k, l] = d y[i][j] / d X[k, l] from the dual parts (directions row-major)."""
+    k = rows * cols
+    out = np.empty((len(y), len(y[0]), rows, cols), dtype=object)
+    for i, row in enumerate(y):
+        for j, x in enumerate(row):
+            d = x.d if x.d is not None else [mpq(0)] * k
+            out[i, j] = np.array(d, dtype=object).reshape(rows, cols)
+    return out
+
+
+def difference(form: np.ndarray, expected: np.ndarray) -> tuple[bool, float]:
+    """(equal, largest error relative to max(1, |expected|)): exact for rationals."""
+    diff = form - expected
+    values = list(diff.flat)
+    scale = max([1.0] + [abs(float(v)) for v in expected.flat])
+    error = max([abs(float(v)) for v in values] + [0.0]) / scale
+    if all(isinstance(v, MPQ) or isinstance(v, int) for v in values):
+        return all(v == 0 for v in values), error
+    return all(abs(v) <= TOLERANCE * scale for v in values), error

@@ -1,0 +1,92 @@
+"""The error registry: every problem matderiv reports has a code and a template here.
+
+One table, so that the docs, the tests (one failing fixture per code) and the messages
+cannot drift apart. E1xx schema, E2xx expressions, E3xx shapes make an identity
+`invalid`; E4xx verification failures make it `failed`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CODES: dict[str, str] = {
+    # E1xx: the file and the schema
+    "E100": "YAML syntax error: {detail}",
+    "E101": "the file must be a mapping with the single key `identities` holding a list",
+    "E102": "an identity must be a mapping, not {kind}",
+    "E103": "unknown key `{key}`{hint}",
+    "E104": "missing required key `{key}`",
+    "E105": "`{key}` must be {expected}",
+    "E106": "id `{value}` must match [a-z0-9]+(-[a-z0-9]+)* and have at most 60 characters",
+    "E107": "duplicate id `{value}` (first defined at {where})",
+    "E108": "duplicate key `{key}` in one mapping",
+    "E109": "missing form: {detail}",
+    "E110": "bad source entry: {detail}",
+    "E111": "`{key}` names `{value}`, which is not an id of the identities being verified",
+    "E112": "`status` must be `erratum`; `corrected_by` needs `status: erratum`",
+    "E113": "YAML anchors, aliases and tags are not allowed",
+    "E114": "cannot read the file: {detail}",
+    "E120": "bad declaration of `{name}`: {detail}",
+    "E121": "bad symbol name `{name}`: {detail}",
+    "E122": "`wrt` must name a declared scalar, vector or matrix that depends on nothing: {detail}",
+    # E2xx: expressions
+    "E200": "{where}: cannot parse: {detail}",
+    "E201": "{where}: {construct} is not allowed",
+    "E202": "{where}: unknown name `{name}`{hint}",
+    "E203": "{where}: unknown function `{name}`",
+    "E204": "{where}: attribute `.{name}` is not allowed (only `.T`)",
+    "E205": "{where}: expression too long or too deeply nested ({detail})",
+    "E206": "{where}: bad number: {detail}",
+    "E207": "{where}: `{name}` takes {expected}",
+    "E208": "{where}: {detail}",
+    # E3xx: shapes
+    "E300": "{where}: cannot multiply {left} by {right}",
+    "E301": "{where}: cannot add or subtract {left} and {right}",
+    "E302": "{where}: `{name}` needs {expected}, got {got}",
+    "E303": "{where}: {detail}",
+    "E304": "differential: shape {got} differs from the shape {expected} of `of`",
+    # E4xx: verification
+    "E401": "{form}: shape {got} is not the {layout} shape {expected}",
+    "E402": "{form}: differs from the exact derivative at sizes {sizes} "
+    "(largest error {error:.3g})",
+    "E403": "{form}: differs from the numerical derivative at sizes {sizes} "
+    "(relative error {error:.3g})",
+    "E404": "no point in the domain of the expressions found at sizes {sizes}: {detail}",
+    "E405": "erratum: every given form holds, so the published claim is not refuted",
+    "E406": "{form}: the shapes inside the published form do not fit: {detail}",
+}
+
+INVALID_PREFIXES = ("E1", "E2", "E3")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reported problem, always with the place it comes from."""
+
+    code: str
+    message: str
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.code} {self.message}"
+
+    @property
+    def makes_invalid(self) -> bool:
+        return self.code.startswith(INVALID_PREFIXES)
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "file": self.file, "line": self.line}
+
+
+def problem(code: str, file: str, line: int, **fields) -> Problem:
+    return Problem(code, CODES[code].format(**fields), file, line)
+
+
+class CatalogError(Exception):
+    """An expression or shape problem found while reading one key of an identity."""
+
+    def __init__(self, code: str, **fields):
+        self.code = code
+        self.fields = fields
+        super().__init__(CODES[code].format(**fields))

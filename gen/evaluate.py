@@ -1,0 +1,72 @@
+"""One walk over an expression tree, with the arithmetic supplied by a backend.
+
+The exact backend (derive.py) and the floating-point backend (numeric.py) implement the
+same small set of operations, so both read a formula the same way.
+"""
+
+from __future__ import annotations
+
+from . import expr as E
+from .shapes import integer_exponent
+
+
+class DomainError(Exception):
+    """The expression is undefined at this point (log of a negative, singular inverse...)."""
+
+
+class Evaluator:
+    def __init__(self, alg, values: dict, sizes: dict, diffs=None, differentials=None):
+        self.alg = alg
+        self.values = values
+        self.sizes = sizes
+        self.diffs = diffs or {}
+        self.differentials = differentials or {}
+
+    def __call__(self, node):
+        return getattr(self, "_" + type(node).__name__)(node)
+
+    def _Num(self, node):
+        return self.alg.const(node.value)
+
+    def _Sym(self, node):
+        return self.values[node.name]
+
+    def _Differential(self, node):
+        return self.differentials[node.name]
+
+    def _DiffOf(self, node):
+        return self.diffs[node.name]
+
+    def _Neg(self, node):
+        return self.alg.neg(self(node.arg))
+
+    def _Transpose(self, node):
+        return self.alg.transpose(self(node.arg))
+
+    def _Bin(self, node):
+        left, right = self(node.left), self(node.right)
+        alg = self.alg
+        if node.op == "+":
+            return alg.add(left, right)
+        if node.op == "-":
+            return alg.sub(left, right)
+        if node.op == "*":
+            return alg.mul(left, right)
+        if node.op == "/":
+            return alg.div(left, right)
+        return alg.power(left, right, integer_exponent(node.right))
+
+    def _Call(self, node):
+        if node.fn in ("eye", "ones", "zeros"):
+            dims = [self._size(a) for a in node.args]
+            if node.fn == "eye":
+                return self.alg.eye(dims[0])
+            rows, cols = (dims[0], 1) if len(dims) == 1 else dims
+            return self.alg.full(rows, cols, 1 if node.fn == "ones" else 0)
+        return self.alg.call(node.fn, [self(a) for a in node.args])
+
+    def _size(self, node):
+        return int(node.value) if isinstance(node, E.Num) else self.sizes[node.name]
+
+    def _Apply(self, node):
+        return self.alg.apply(node.fn, self(node.arg), node.order)

@@ -1,0 +1,344 @@
+"""The safe expression parser: catalog text -> a small tree of our own node types.
+
+Catalog text is untrusted. Python's `ast` module only *parses* it (it never runs
+anything); every node is then checked against a whitelist of syntax, names, functions and
+the single attribute `.T`, and copied into the node types below. Nothing here calls eval,
+exec, compile-to-bytecode, sympify or parse_expr. The backends (exact, numeric, LaTeX,
+SymPy) all walk the same tree.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import CatalogError
+from .schema import FUNCTIONS
+
+MAX_LENGTH = 2000
+MAX_DEPTH = 60
+MAX_NODES = 400
+MAX_EXPONENT = 12
+MAX_LITERAL = 10**6
+
+
+@dataclass(frozen=True)
+class Num:
+    value: Fraction
+
+
+@dataclass(frozen=True)
+class Sym:
+    name: str
+
+
+@dataclass(frozen=True)
+class Differential:
+    """dX: the differential of a symbol (only inside `differential`)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Size:
+    """A size name, only as an argument of eye, ones, zeros."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Neg:
+    arg: object
+
+
+@dataclass(frozen=True)
+class Bin:
+    op: str  # + - * / **
+    left: object
+    right: object
+
+
+@dataclass(frozen=True)
+class Transpose:
+    arg: object
+
+
+@dataclass(frozen=True)
+class Call:
+    fn: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class Apply:
+    """g(u) for a generic function g; order 1 is diff(g)(u), g' applied."""
+
+    fn: str
+    arg: object
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class DiffOf:
+    """diff(U, x): the derivative of a dependent symbol, in the layout of its form."""
+
+    name: str
+    wrt: str
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a name may mean where the expression stands."""
+
+    symbols: frozenset  # declared array/scalar symbols
+    functions: frozenset  # declared generic functions
+    sizes: frozenset
+    wrt: str
+    dependent: frozenset  # symbols that are functions of wrt
+    differentials: bool = False  # dX allowed
+    diffs: bool = False  # diff(U, x) allowed
+    where: str = "of"
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_SIZE_FUNCTIONS = {"eye": (1, 1), "ones": (1, 2), "zeros": (1, 2)}
+_ARITY = {"kron": (2, 2), "hadamard": (2, 2), "diff": (1, 2)}
+
+
+def parse(text: str, ctx: Context):
+    """Parse catalog text into a tree, or raise CatalogError naming what is wrong."""
+    if not isinstance(text, str):
+        raise CatalogError("E200", where=ctx.where, detail="not a text")
+    if len(text) > MAX_LENGTH:
+        raise CatalogError("E205", where=ctx.where, detail=f"more than {MAX_LENGTH} characters")
+    if text.count("(") > MAX_DEPTH:
+        raise CatalogError("E205", where=ctx.where, detail="too many parentheses")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise CatalogError("E200", where=ctx.where, detail=exc.msg) from None
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise CatalogError("E200", where=ctx.where, detail=type(exc).__name__) from None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > MAX_NODES:
+        raise CatalogError("E205", where=ctx.where, detail=f"more than {MAX_NODES} nodes")
+    return _Converter(ctx).convert(tree.body, 0)
+
+
+class _Converter:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    def fail(self, code, **fields):
+        raise CatalogError(code, where=self.ctx.where, **fields)
+
+    def convert(self, node, depth):
+        if depth > MAX_DEPTH:
+            self.fail("E205", detail=f"deeper than {MAX_DEPTH}")
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is None:
+            self.fail("E201", construct=_describe(node))
+        return method(node, depth + 1)
+
+    def _Constant(self, node, depth):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail("E201", construct=f"the literal {type(value).__name__}")
+        if isinstance(value, float) and value != value or abs(value) > MAX_LITERAL:
+            self.fail("E206", detail=f"{value!r} is out of range")
+        return Num(Fraction(str(value)) if isinstance(value, float) else Fraction(value))
+
+    def _Name(self, node, depth):
+        name = node.id
+        ctx = self.ctx
+        if name in ctx.symbols:
+            return Sym(name)
+        if name.startswith("d") and name[1:] in ctx.symbols:
+            if not ctx.differentials:
+                self.fail("E208", detail=f"the differential `{name}` may appear only in "
+                          "`differential`")
+            if name[1:] != ctx.wrt and name[1:] not in ctx.dependent:
+                self.fail("E208", detail=f"`{name}`: only d{ctx.wrt} and the differentials of "
+                          "symbols that depend on it exist")
+            return Differential(name[1:])
+        if name in ctx.functions:
+            self.fail("E208", detail=f"the function `{name}` must be applied, as `{name}(...)`")
+        if name in ctx.sizes:
+            self.fail("E208", detail=f"the size `{name}` may appear only inside eye, ones, zeros")
+        if name in FUNCTIONS:
+            self.fail("E208", detail=f"the function `{name}` must be called")
+        self.fail("E202", name=name, hint="" if len(name) < 40 else "")
+
+    def _UnaryOp(self, node, depth):
+        if isinstance(node.op, ast.USub):
+            return Neg(self.convert(node.operand, depth))
+        if isinstance(node.op, ast.UAdd):
+            return self.convert(node.operand, depth)
+        self.fail("E201", construct=_describe(node.op))
+
+    def _BinOp(self, node, depth):
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            hint = " (use * for the matrix product)" if isinstance(node.op, ast.MatMult) else ""
+            self.fail("E201", construct=_describe(node.op) + hint)
+        left = self.convert(node.left, depth)
+        right = self.convert(node.right, depth)
+        if op == "**":
+            _check_exponent(right, self)
+        return Bin(op, left, right)
+
+    def _Attribute(self, node, depth):
+        if node.attr != "T":
+            self.fail("E204", name=node.attr[:40])
+        return Transpose(self.convert(node.value, depth))
+
+    def _Call(self, node, depth):
+        if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
+            self.fail("E201", construct="a keyword or starred argument")
+        func = node.func
+        if isinstance(func, ast.Call):
+            return self._derivative_apply(node, depth)
+        if not isinstance(func, ast.Name):
+            self.fail("E201", construct="a call of something other than a function name")
+        name = func.id
+        if name in self.ctx.functions:
+            self._arity(name, node.args, 1, 1)
+            return Apply(name, self.convert(node.args[0], depth))
+        if name not in FUNCTIONS:
+            self.fail("E203", name=name[:40])
+        if name in _SIZE_FUNCTIONS:
+            low, high = _SIZE_FUNCTIONS[name]
+            self._arity(name, node.args, low, high)
+            return Call(name, tuple(self._size(a) for a in node.args))
+        if name == "diff":
+            return self._diff(node)
+        low, high = _ARITY.get(name, (1, 1))
+        self._arity(name, node.args, low, high)
+        return Call(name, tuple(self.convert(a, depth) for a in node.args))
+
+    def _arity(self, name, args, low, high):
+        if not low <= len(args) <= high:
+            expected = f"{low} argument{'s' if low > 1 else ''}" if low == high else (
+                f"{low} or {high} arguments")
+            self.fail("E207", name=name, expected=expected)
+
+    def _size(self, node):
+        if isinstance(node, ast.Name) and node.id in self.ctx.sizes:
+            return Size(node.id)
+        if isinstance(node, ast.Constant) and type(node.value) is int and 1 <= node.value <= 64:
+            return Num(Fraction(node.value))
+        self.fail("E207", name="eye/ones/zeros", expected="sizes: size names or integers 1..64")
+
+    def _diff(self, node):
+        if not self.ctx.diffs:
+            self.fail("E208", detail="diff(...) may appear only in `derivative` forms")
+        args = node.args
+        if len(args) != 2 or not all(isinstance(a, ast.Name) for a in args):
+            self.fail("E207", name="diff", expected="two names, diff(U, x), or one generic "
+                      "function applied as diff(g)(u)")
+        name, wrt = args[0].id, args[1].id
+        if name not in self.ctx.dependent:
+            self.fail("E208", detail=f"diff({name}, {wrt}): `{name}` is not declared as a "
+                      f"function (`... of {self.ctx.wrt}`)")
+        if wrt != self.ctx.wrt:
+            self.fail("E208", detail=f"diff({name}, {wrt}): the variable must be `{self.ctx.wrt}`")
+        return DiffOf(name, wrt)
+
+    def _derivative_apply(self, node, depth):
+        inner = node.func
+        ok = (
+            isinstance(inner.func, ast.Name) and inner.func.id == "diff"
+            and len(inner.args) == 1 and not inner.keywords
+            and isinstance(inner.args[0], ast.Name) and inner.args[0].id in self.ctx.functions
+        )
+        if not ok:
+            self.fail("E201", construct="a call of a call other than diff(g)(u)")
+        if not self.ctx.diffs:
+            self.fail("E208", detail="diff(g)(u) may appear only in `derivative` forms")
+        self._arity("diff(g)", node.args, 1, 1)
+        return Apply(inner.args[0].id, self.convert(node.args[0], depth), 1)
+
+
+def _check_exponent(node, conv):
+    value = node.value if isinstance(node, Num) else (
+        -node.arg.value if isinstance(node, Neg) and isinstance(node.arg, Num) else None)
+    if value is not None and abs(value) > MAX_EXPONENT:
+        conv.fail("E206", detail=f"exponent {value} is beyond ±{MAX_EXPONENT}")
+
+
+def _describe(node) -> str:
+    names = {
+        "Lambda": "a lambda", "ListComp": "a comprehension", "GeneratorExp": "a generator",
+        "SetComp": "a comprehension", "DictComp": "a comprehension", "Subscript": "indexing",
+        "Compare": "a comparison", "BoolOp": "a boolean operator", "IfExp": "a conditional",
+        "JoinedStr": "an f-string", "NamedExpr": "an assignment expression",
+        "List": "a list", "Tuple": "a tuple", "Dict": "a dict", "Set": "a set",
+        "Await": "await", "Yield": "yield", "Starred": "a starred expression",
+        "MatMult": "the operator @", "FloorDiv": "the operator //", "Mod": "the operator %",
+        "BitXor": "the operator ^", "BitAnd": "the operator &", "BitOr": "the operator |",
+        "LShift": "the operator <<", "RShift": "the operator >>", "Invert": "the operator ~",
+        "Not": "not",
+    }
+    return names.get(type(node).__name__, type(node).__name__)
+
+
+# ---------------------------------------------------------------- walking and printing
+
+
+def walk(node):
+    """Every node of a tree, parents first."""
+    yield node
+    for child in children(node):
+        yield from walk(child)
+
+
+def children(node) -> tuple:
+    if isinstance(node, Neg | Transpose):
+        return (node.arg,)
+    if isinstance(node, Bin):
+        return (node.left, node.right)
+    if isinstance(node, Call):
+        return node.args
+    if isinstance(node, Apply):
+        return (node.arg,)
+    return ()
+
+
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
+
+
+def to_text(node) -> str:
+    """The tree back as catalog syntax (used for derived forms)."""
+    return _text(node, 0)
+
+
+def _text(node, outer: int) -> str:
+    if isinstance(node, Num):
+        v = node.value
+        return str(v.numerator) if v.denominator == 1 else str(float(v))
+    if isinstance(node, Sym | Size):
+        return node.name
+    if isinstance(node, Differential):
+        return "d" + node.name
+    if isinstance(node, DiffOf):
+        return f"diff({node.name}, {node.wrt})"
+    if isinstance(node, Apply):
+        head = node.fn if node.order == 0 else f"diff({node.fn})"
+        return f"{head}({_text(node.arg, 0)})"
+    if isinstance(node, Call):
+        return f"{node.fn}({', '.join(_text(a, 0) for a in node.args)})"
+    if isinstance(node, Transpose):
+        return _text(node.arg, 5) + ".T"
+    if isinstance(node, Neg):
+        text = "-" + _text(node.arg, _PRECEDENCE["neg"])
+        return f"({text})" if outer > _PRECEDENCE["neg"] else text
+    prec = _PRECEDENCE[node.op]
+    right_prec = prec + 1 if node.op in "-/" or node.op == "*" else prec
+    if node.op == "**":
+        left, right = _text(node.left, prec + 1), _text(node.right, prec)
+    else:
+        left, right = _text(node.left, prec), _text(node.right, right_prec)
+    spaced = node.op in "+-"
+    text = f"{left} {node.op} {right}" if spaced else f"{left}{node.op}{right}"
+    return f"({text})" if outer > prec else text

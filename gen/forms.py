@@ -1,0 +1,306 @@
+"""One identity, read: declarations and expressions parsed, shapes checked, the missing
+layout forms derived.
+
+The derived forms (the other layout, the differential) are built here by pushing
+transposes through the tree, and then verified like the given ones, so a rendering can
+never show an unchecked formula.
+"""
+
+from __future__ import annotations
+
+import keyword
+from dataclasses import dataclass, field
+
+from . import expr as E
+from . import shapes as S
+from .errors import CODES, CatalogError, Problem, problem
+from .load import Identity
+from .schema import ELEMENTWISE, FUNCTIONS, TENSOR_CATEGORIES
+
+LAYOUTS = ("numerator", "denominator", "vec", "vec_denominator", "differential")
+
+
+@dataclass
+class Form:
+    name: str  # numerator, denominator, vec, vec_denominator, differential
+    tree: object
+    given: bool
+    expected: tuple | None  # the 2-D shape of its layout (None: the layout has > 2 axes)
+    shape: tuple
+
+    @property
+    def text(self) -> str:
+        return E.to_text(self.tree)
+
+    @property
+    def zero(self) -> bool:
+        """The literal 0 stands for the zero array of whatever shape the layout has."""
+        return isinstance(self.tree, E.Num) and self.tree.value == 0
+
+    @property
+    def shape_ok(self) -> bool:
+        return self.expected is not None and (self.zero or self.expected == self.shape)
+
+
+@dataclass
+class Prepared:
+    identity: Identity
+    decls: dict = field(default_factory=dict)
+    of: object = None
+    of_shape: tuple = ()
+    category: str = ""
+    forms: dict = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    refutations: list = field(default_factory=list)  # (code, message, key) of an erratum
+
+    @property
+    def wrt(self):
+        return self.decls[self.identity.wrt]
+
+    @property
+    def tensor(self) -> bool:
+        return self.category in TENSOR_CATEGORIES
+
+    @property
+    def invalid(self) -> bool:
+        return any(p.makes_invalid for p in self.problems)
+
+
+def prepare(ident: Identity) -> Prepared:
+    prep = Prepared(ident, problems=list(ident.problems))
+    if prep.invalid:
+        return prep
+    _declarations(prep)
+    if prep.invalid:
+        return prep
+    _expressions(prep)
+    if not prep.invalid:
+        _derive(prep)
+    return prep
+
+
+def _add(prep: Prepared, code: str, key: str, **fields) -> None:
+    ident = prep.identity
+    prep.problems.append(problem(code, ident.file, ident.line_of(key), **fields))
+
+
+def _declarations(prep: Prepared) -> None:
+    ident = prep.identity
+    for name, text in ident.symbols.items():
+        key = f"symbols.{name}"
+        if not S.SYMBOL_NAME.fullmatch(name) or keyword.iskeyword(name) or len(name) > 24:
+            _add(prep, "E121", key, name=name[:40], detail="use letters and digits, starting "
+                 "with a letter, at most 24 characters")
+            continue
+        if name in FUNCTIONS or name == "T":
+            _add(prep, "E121", key, name=name, detail="it is the name of a function")
+            continue
+        try:
+            prep.decls[name] = S.parse_declaration(name, text)
+        except ValueError as exc:
+            _add(prep, "E120", key, name=name, detail=str(exc))
+    if prep.invalid:
+        return
+    sizes = {s for d in prep.decls.values() for s in d.size_names}
+    for name, decl in prep.decls.items():
+        key = f"symbols.{name}"
+        if name in sizes:
+            _add(prep, "E121", key, name=name, detail="it is also used as a size")
+        elif name.startswith("d") and name[1:] in prep.decls:
+            _add(prep, "E121", key, name=name, detail=f"it reads as the differential of "
+                 f"`{name[1:]}`")
+        elif decl.depends_on is not None and decl.depends_on != ident.wrt:
+            _add(prep, "E120", key, name=name, detail=f"`of {decl.depends_on}`: a symbol can "
+                 f"depend only on the variable `{ident.wrt}`")
+    wrt = prep.decls.get(ident.wrt)
+    if ident.wrt and (wrt is None or wrt.kind == "function" or wrt.depends_on):
+        _add(prep, "E122", "wrt", detail=f"`{ident.wrt}`")
+
+
+def _context(prep: Prepared, where: str, **flags) -> E.Context:
+    decls = prep.decls
+    return E.Context(
+        symbols=frozenset(n for n, d in decls.items() if d.kind != "function"),
+        functions=frozenset(n for n, d in decls.items() if d.kind == "function"),
+        sizes=frozenset(s for d in decls.values() for s in d.size_names),
+        wrt=prep.identity.wrt,
+        dependent=frozenset(n for n, d in decls.items() if d.depends_on),
+        where=where, **flags,
+    )
+
+
+def _read(prep: Prepared, text: str, key: str, layout: str | None = None, **flags):
+    """Parse and shape one expression; problems are recorded, None returned.
+
+    In an erratum, a published form whose shapes do not fit is a refutation, not a
+    malformed entry: it is kept as a failure of that form.
+    """
+    try:
+        tree = E.parse(text, _context(prep, key, **flags))
+        shape = S.infer(tree, S.ShapeEnv(prep.decls, prep.identity.wrt, layout, key))
+        return tree, shape
+    except CatalogError as exc:
+        if exc.code.startswith("E3") and key != "of" and prep.identity.status == "erratum":
+            prep.refutations.append(("E406", CODES["E406"].format(form=key, detail=str(exc)),
+                                     key))
+        else:
+            _add(prep, exc.code, key, **exc.fields)
+        return None, None
+
+
+def _expressions(prep: Prepared) -> None:
+    ident = prep.identity
+    prep.of, prep.of_shape = _read(prep, ident.of, "of")
+    if prep.of is None:
+        return
+    prep.category = S.category(prep.of_shape, prep.wrt.shape)
+    for name in ("numerator", "denominator", "vec"):
+        text = ident.derivative.get(name)
+        if text is None:
+            continue
+        key = f"derivative.{name}"
+        tree, shape = _read(prep, text, key, name, diffs=name != "vec")
+        if tree is not None:
+            prep.forms[name] = Form(name, tree, True, _expected(prep, name), shape)
+    if ident.differential is not None:
+        tree, shape = _read(prep, ident.differential, "differential", differentials=True)
+        if tree is not None:
+            if shape != prep.of_shape and not _is_zero(tree):
+                _add(prep, "E304", "differential", got=S.show(shape),
+                     expected=S.show(prep.of_shape))
+            else:
+                prep.forms["differential"] = Form("differential", tree, True, shape, shape)
+    _required_forms(prep)
+
+
+def _is_zero(tree) -> bool:
+    return isinstance(tree, E.Num) and tree.value == 0
+
+
+def _expected(prep: Prepared, layout: str):
+    if layout == "vec_denominator":
+        rows, cols = S.layout_shape(prep.of_shape, prep.wrt.shape, "vec")
+        return (cols, rows)
+    return S.layout_shape(prep.of_shape, prep.wrt.shape, layout)
+
+
+def _required_forms(prep: Prepared) -> None:
+    ident = prep.identity
+    if prep.invalid:
+        return
+    given = ident.derivative
+    if prep.refutations:
+        return
+    if prep.tensor and ident.differential is None:
+        _add(prep, "E109", "of", detail=f"a {prep.category} identity needs `differential` "
+             "(its derivative has more than two axes)")
+    if not prep.tensor and not ({"numerator", "denominator"} & set(given)):
+        _add(prep, "E109", "of", detail="give `derivative.numerator` or "
+             "`derivative.denominator`")
+
+
+# ---------------------------------------------------------------- derived forms
+
+
+def _derive(prep: Prepared) -> None:
+    """Fill in the other layout and the differential where they were not given."""
+    if prep.identity.status == "erratum":
+        return
+    forms = prep.forms
+    pairs = (("numerator", "denominator"), ("denominator", "numerator"),
+             ("vec", "vec_denominator"))
+    for source, target in pairs:
+        if source in forms and target not in forms and forms[source].shape_ok:
+            tree = flip(forms[source].tree, prep, source)
+            shape = S.infer(tree, S.ShapeEnv(prep.decls, prep.identity.wrt, target))
+            forms[target] = Form(target, tree, False, _expected(prep, target), shape)
+    if "differential" not in forms and "numerator" in forms and forms["numerator"].shape_ok:
+        tree = differential_from(forms["numerator"].tree, prep)
+        if tree is not None:
+            forms["differential"] = Form("differential", tree, False, prep.of_shape,
+                                         prep.of_shape)
+
+
+def differential_from(numerator, prep: Prepared):
+    """d(of) = N dX (or tr(N dX) for a scalar by a matrix); None where N holds diff(U, x)."""
+    if any(isinstance(n, E.DiffOf) for n in E.walk(numerator)):
+        return None
+    d = E.Differential(prep.identity.wrt)
+    if prep.category == "scalar-by-matrix":
+        return E.Call("tr", (E.Bin("*", numerator, d),))
+    return E.Bin("*", numerator, d)
+
+
+def flip(tree, prep: Prepared, layout: str):
+    """The transpose of a form, written for the other layout (vec: its transpose)."""
+    return _Flipper(prep, layout).push(tree, True)
+
+
+class _Flipper:
+    def __init__(self, prep: Prepared, layout: str):
+        self.prep = prep
+        self.env = S.ShapeEnv(prep.decls, prep.identity.wrt, layout)
+
+    def scalar(self, node) -> bool:
+        return S.is_scalar(S.infer(node, self.env))
+
+    def wrap(self, node, t):
+        return E.Transpose(node) if t else node
+
+    def push(self, node, t: bool):
+        if isinstance(node, E.Num):
+            return node
+        if isinstance(node, E.Sym | E.Differential):
+            decl = self.prep.decls[node.name]
+            same = decl.kind == "scalar" or decl.props & {"symmetric", "positive-definite",
+                                                          "diagonal"}
+            return node if same else self.wrap(node, t)
+        if isinstance(node, E.Transpose):
+            return self.push(node.arg, not t)
+        if isinstance(node, E.Neg):
+            return E.Neg(self.push(node.arg, t))
+        if isinstance(node, E.Bin):
+            return self._bin(node, t)
+        if isinstance(node, E.Call):
+            return self._call(node, t)
+        if isinstance(node, E.Apply):
+            return E.Apply(node.fn, self.push(node.arg, t), node.order)
+        if isinstance(node, E.DiffOf):
+            if self.scalar(node):
+                return node
+            return node if t else E.Transpose(node)
+        raise TypeError(type(node).__name__)
+
+    def _bin(self, node, t):
+        left, right = node.left, node.right
+        if node.op in "+-":
+            return E.Bin(node.op, self.push(left, t), self.push(right, t))
+        if node.op == "*":
+            if t and not (self.scalar(left) or self.scalar(right)):
+                return E.Bin("*", self.push(right, t), self.push(left, t))
+            return E.Bin("*", self.push(left, t), self.push(right, t))
+        if node.op == "/":
+            return E.Bin("/", self.push(left, t), self.push(right, False))
+        base_t = t and not self.scalar(left)
+        return E.Bin("**", self.push(left, base_t), self.push(right, False))
+
+    def _call(self, node, t):
+        fn, args = node.fn, node.args
+        if fn in ("tr", "det", "norm"):
+            return E.Call(fn, tuple(self.push(a, False) for a in args))
+        if fn in ("inv", "kron", "hadamard") or fn in ELEMENTWISE:
+            return E.Call(fn, tuple(self.push(a, t) for a in args))
+        if fn == "eye":
+            return node
+        if fn in ("ones", "zeros"):
+            if len(args) == 2:
+                return E.Call(fn, args[::-1]) if t else node
+            return self.wrap(node, t)
+        if fn == "diag" and S.infer(node, self.env)[1] != S.ONE:  # vector -> diagonal matrix
+            return E.Call(fn, (self.push(args[0], False),))
+        return self.wrap(E.Call(fn, tuple(self.push(a, False) for a in args)), t)
+
+
+def read_identity(ident: Identity) -> tuple[Prepared, list[Problem]]:
+    prep = prepare(ident)
+    return prep, prep.problems

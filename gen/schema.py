@@ -1,0 +1,122 @@
+"""The keys of the catalog format, declared once.
+
+The loader checks against these tables, and the format reference page is generated
+from them, so the docs and the code cannot disagree about what a key means.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ID_PATTERN = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+ID_MAX = 60
+
+
+@dataclass(frozen=True)
+class Key:
+    name: str
+    required: bool
+    kind: str  # text, expr, id, mapping, list, ...
+    doc: str
+
+
+IDENTITY_KEYS: tuple[Key, ...] = (
+    Key("id", True, "id", "Permanent id: the permalink anchor and the citation key."),
+    Key("title", True, "text", "Short plain-text title."),
+    Key("symbols", True, "mapping", "Every name used, mapped to its declaration."),
+    Key("of", True, "expr", "The expression that is differentiated."),
+    Key("wrt", True, "name", "The variable: a declared scalar, vector or matrix."),
+    Key("derivative", False, "mapping", "The derivative in `numerator`, `denominator`, `vec`."),
+    Key("differential", False, "expr", "d(of), linear in d<wrt> (and dU for dependent U)."),
+    Key("tags", False, "list of text", "Search words; `essential` marks the wall-sheet set."),
+    Key("sources", False, "list of mappings", "References: `ref` plus eq/table/row/page/section."),
+    Key("notes", False, "text", "Markdown prose without raw HTML."),
+    Key("see_also", False, "list of ids", "Related identities."),
+    Key("status", False, "text", "`erratum`: a published claim kept to be shown refuted."),
+    Key("corrected_by", False, "id", "For an erratum: the id of the correct identity."),
+)
+
+DERIVATIVE_KEYS: tuple[Key, ...] = (
+    Key("numerator", False, "expr", "Numerator layout: axes of Y, then axes of X reversed."),
+    Key("denominator", False, "expr", "Denominator layout: the numerator layout transposed."),
+    Key("vec", False, "expr", "Magnus-Neudecker Jacobian d vec(Y) / d vec(X)^T."),
+)
+
+SOURCE_KEYS: tuple[Key, ...] = (
+    Key("ref", True, "text", "A key of catalog/references.yaml (cookbook, wikipedia, ...)."),
+    Key("eq", False, "number", "Equation number."),
+    Key("table", False, "text", "Table name (Wikipedia: the category table)."),
+    Key("row", False, "number", "Row within the table, counted from the top."),
+    Key("page", False, "number", "Page."),
+    Key("section", False, "text", "Section."),
+)
+
+KINDS = ("scalar", "vector", "matrix", "function")
+PROPERTIES: dict[str, str] = {
+    "symmetric": "equal to its transpose",
+    "skew-symmetric": "equal to minus its transpose",
+    "positive-definite": "symmetric positive definite (so also invertible)",
+    "invertible": "invertible",
+    "orthogonal": "orthogonal: its transpose is its inverse",
+    "diagonal": "diagonal",
+    "positive": "positive (every entry, for a vector or matrix)",
+    "nonzero": "nonzero (every entry, for a vector or matrix)",
+}
+SQUARE_PROPERTIES = {
+    "symmetric", "skew-symmetric", "positive-definite", "invertible", "orthogonal", "diagonal",
+}
+FUNCTIONS: dict[str, str] = {
+    "tr": "trace of a square matrix",
+    "det": "determinant of a square matrix",
+    "inv": "inverse of a square matrix",
+    "log": "natural logarithm (elementwise on arrays)",
+    "exp": "exponential (elementwise on arrays; not the matrix exponential)",
+    "sqrt": "square root (elementwise)",
+    "abs": "absolute value (elementwise)",
+    "sin": "sine (elementwise)",
+    "cos": "cosine (elementwise)",
+    "tanh": "hyperbolic tangent (elementwise)",
+    "sigmoid": "logistic function 1/(1+exp(-x)) (elementwise)",
+    "softmax": "softmax of a vector",
+    "norm": "2-norm of a vector, Frobenius norm of a matrix",
+    "kron": "Kronecker product",
+    "hadamard": "elementwise product",
+    "diag": "vector -> diagonal matrix; square matrix -> vector of its diagonal",
+    "vec": "stack the columns into one column",
+    "eye": "identity matrix eye(n)",
+    "ones": "ones(n): vector of ones; ones(m, n): matrix of ones",
+    "zeros": "zeros(n): zero vector; zeros(m, n): zero matrix",
+    "diff": "diff(U, x): derivative of a dependent symbol in the form's layout; "
+    "diff(g)(u): derivative of a generic function",
+}
+ELEMENTWISE = ("log", "exp", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid")
+TRANSCENDENTAL = {"log", "exp", "sqrt", "sin", "cos", "tanh", "sigmoid", "softmax", "norm"}
+
+CATEGORIES: tuple[str, ...] = tuple(
+    f"{y}-by-{x}" for y in ("scalar", "vector", "matrix") for x in ("scalar", "vector", "matrix")
+)
+TENSOR_CATEGORIES = ("vector-by-matrix", "matrix-by-vector", "matrix-by-matrix")
+
+
+def identity_key(name: str) -> Key | None:
+    return next((k for k in IDENTITY_KEYS if k.name == name), None)
+
+
+def _table(keys: tuple[Key, ...]) -> str:
+    rows = ["| key | required | meaning |", "|---|---|---|"]
+    rows += [f"| `{k.name}` | {'yes' if k.required else 'no'} | {k.doc} |" for k in keys]
+    return "\n".join(rows)
+
+
+def reference_markdown() -> str:
+    """The format reference page, generated from the tables above."""
+    props = "\n".join(f"- `{p}`: {d}" for p, d in PROPERTIES.items())
+    funcs = "\n".join(f"- `{f}`: {d}" for f, d in FUNCTIONS.items())
+    return (
+        "## Keys of an identity\n\n" + _table(IDENTITY_KEYS)
+        + "\n\n## Keys of `derivative`\n\n" + _table(DERIVATIVE_KEYS)
+        + "\n\n## Keys of a `sources` entry\n\n" + _table(SOURCE_KEYS)
+        + "\n\n## Properties\n\n" + props
+        + "\n\n## Functions\n\n" + funcs + "\n"
+    )

@@ -1,0 +1,315 @@
+"""Declarations, shape inference with symbolic sizes, the nine categories, the layout rule.
+
+Shapes are pairs of SymPy expressions (a scalar is 1 x 1, a vector n x 1), so that `n*m`
+from a Kronecker product compares equal to `m*n` and a lost transpose between an n x m and
+an m x n result is caught before any number is drawn.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import reduce
+
+import sympy
+
+from . import expr as E
+from .errors import CatalogError
+from .schema import ELEMENTWISE, PROPERTIES, SQUARE_PROPERTIES
+
+ONE = sympy.Integer(1)
+SIZE_NAME = re.compile(r"[a-z][a-z0-9]*")
+SYMBOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+MAX_INT_SIZE = 8
+DEPENDENT_PROPERTIES = {"symmetric", "skew-symmetric", "diagonal", "invertible",
+                        "positive-definite", "positive", "nonzero"}
+
+
+@dataclass(frozen=True)
+class Decl:
+    name: str
+    kind: str  # scalar, vector, matrix, function
+    shape: tuple  # (rows, cols) of sympy expressions; () for a function
+    props: frozenset
+    depends_on: str | None
+    text: str
+
+    @property
+    def size_names(self) -> set[str]:
+        return {str(s) for dim in self.shape for s in dim.free_symbols}
+
+
+def size(token: str):
+    if SIZE_NAME.fullmatch(token):
+        return sympy.Symbol(token, positive=True, integer=True)
+    if token.isdigit() and 1 <= int(token) <= MAX_INT_SIZE:
+        return sympy.Integer(int(token))
+    raise ValueError(f"`{token}` is not a size (a lower-case name or an integer 1..{MAX_INT_SIZE})")
+
+
+def parse_declaration(name: str, text: str) -> Decl:
+    """`matrix n n symmetric of t` -> Decl; ValueError with a plain message otherwise."""
+    words = text.split()
+    if not words or words[0] not in ("scalar", "vector", "matrix", "function"):
+        raise ValueError("it must start with scalar, vector, matrix or function")
+    kind, rest = words[0], words[1:]
+    depends_on = None
+    if len(rest) >= 2 and rest[-2] == "of":
+        depends_on, rest = rest[-1], rest[:-2]
+    count = {"scalar": 0, "vector": 1, "matrix": 2, "function": 0}[kind]
+    if len(rest) < count:
+        raise ValueError(f"a {kind} needs {count} size{'s' if count > 1 else ''}")
+    dims = [size(t) for t in rest[:count]]
+    props = rest[count:]
+    for prop in props:
+        if prop not in PROPERTIES:
+            raise ValueError(f"unknown property `{prop}`")
+    shape = {"scalar": (ONE, ONE), "vector": (dims[0], ONE) if dims else (),
+             "matrix": tuple(dims), "function": ()}[kind]
+    _check_properties(kind, shape, set(props), depends_on)
+    return Decl(name, kind, shape, frozenset(props), depends_on, text)
+
+
+def _check_properties(kind, shape, props, depends_on):
+    if kind == "function" and (props or depends_on):
+        raise ValueError("a generic function takes no properties and no `of`")
+    square = props & SQUARE_PROPERTIES
+    if square and (kind != "matrix" or shape[0] != shape[1]):
+        raise ValueError(f"`{sorted(square)[0]}` needs a square matrix")
+    if {"symmetric", "skew-symmetric"} <= props or {"positive-definite", "skew-symmetric"} <= props:
+        raise ValueError("symmetric and skew-symmetric together leave only zero")
+    if depends_on and props - DEPENDENT_PROPERTIES:
+        raise ValueError(f"`{sorted(props - DEPENDENT_PROPERTIES)[0]}` is not supported on a "
+                         "symbol that depends on the variable")
+
+
+# ---------------------------------------------------------------- the layout rule
+
+
+def axes(shape) -> list:
+    return [s for s in shape if s != ONE]
+
+
+def kind_of(shape) -> str:
+    return ("scalar", "vector", "matrix")[min(len(axes(shape)), 2)]
+
+
+def category(of_shape, wrt_shape) -> str:
+    return f"{kind_of(of_shape)}-by-{kind_of(wrt_shape)}"
+
+
+def layout_shape(y_shape, x_shape, layout: str):
+    """The 2-D shape of a form in `layout`, or None where the array has more axes."""
+    if layout == "vec":
+        return (y_shape[0] * y_shape[1], x_shape[0] * x_shape[1])
+    ya, xa = axes(y_shape), axes(x_shape)
+    total = ya + xa[::-1]
+    if len(total) > 2:
+        return None
+    if len(total) == 2:
+        shape = (total[0], total[1])
+    elif len(total) == 1:
+        shape = (total[0], ONE) if ya else (ONE, total[0])
+    else:
+        shape = (ONE, ONE)
+    return shape if layout in ("numerator", "differential") else (shape[1], shape[0])
+
+
+def show(shape) -> str:
+    return " × ".join(str(s) for s in shape)
+
+
+# ---------------------------------------------------------------- inference
+
+
+@dataclass
+class ShapeEnv:
+    decls: dict  # name -> Decl
+    wrt: str
+    layout: str | None = None  # the layout of the form being checked (for diff(U, x))
+    where: str = "of"
+
+    def fail(self, code, **fields):
+        raise CatalogError(code, where=self.where, **fields)
+
+
+def is_scalar(shape) -> bool:
+    return shape[0] == ONE and shape[1] == ONE
+
+
+def integer_exponent(node) -> int | None:
+    if isinstance(node, E.Num) and node.value.denominator == 1:
+        return int(node.value)
+    if isinstance(node, E.Neg) and isinstance(node.arg, E.Num) and node.arg.value.denominator == 1:
+        return -int(node.arg.value)
+    return None
+
+
+def infer(node, env: ShapeEnv):
+    """The shape of an expression; CatalogError (E3xx) where the shapes do not fit."""
+    method = _RULES.get(type(node))
+    return method(node, env)
+
+
+def _num(node, env):
+    return (ONE, ONE)
+
+
+def _sym(node, env):
+    return env.decls[node.name].shape
+
+
+def _neg(node, env):
+    return infer(node.arg, env)
+
+
+def _transpose(node, env):
+    r, c = infer(node.arg, env)
+    return (c, r)
+
+
+def _bin(node, env):
+    left, right = infer(node.left, env), infer(node.right, env)
+    if node.op in "+-":
+        if left != right:
+            env.fail("E301", left=show(left), right=show(right))
+        return left
+    if node.op == "*":
+        if is_scalar(left):
+            return right
+        if is_scalar(right):
+            return left
+        if left[1] != right[0]:
+            env.fail("E300", left=show(left), right=show(right))
+        return (left[0], right[1])
+    if node.op == "/":
+        if not is_scalar(right):
+            env.fail("E303", detail=f"`/` divides only by a scalar, not by {show(right)}")
+        return left
+    return _power(node, left, right, env)
+
+
+def _power(node, left, right, env):
+    if not is_scalar(right):
+        env.fail("E303", detail="an exponent must be a scalar")
+    if is_scalar(left):
+        return left
+    if left[0] != left[1]:
+        env.fail("E303", detail=f"only a square matrix has powers, not {show(left)}")
+    if integer_exponent(node.right) is None:
+        env.fail("E303", detail="a matrix power needs an integer literal exponent")
+    return left
+
+
+def _call(node, env):
+    fn, args = node.fn, node.args
+    if fn in ("eye", "ones", "zeros"):
+        dims = [_size_value(a) for a in args]
+        if fn == "eye":
+            return (dims[0], dims[0])
+        return (dims[0], ONE) if len(dims) == 1 else (dims[0], dims[1])
+    shapes = [infer(a, env) for a in args]
+    first = shapes[0]
+    if fn in ELEMENTWISE:
+        return first
+    if fn in ("tr", "det", "inv"):
+        if first[0] != first[1]:
+            env.fail("E302", name=fn, expected="a square matrix", got=show(first))
+        return first if fn == "inv" else (ONE, ONE)
+    return _CALLS[fn](fn, shapes, env)
+
+
+def _size_value(node):
+    return node.value.numerator if isinstance(node, E.Num) else size(node.name)
+
+
+def _softmax(fn, shapes, env):
+    if shapes[0][1] != ONE or shapes[0][0] == ONE:
+        env.fail("E302", name=fn, expected="a column vector", got=show(shapes[0]))
+    return shapes[0]
+
+
+def _norm(fn, shapes, env):
+    return (ONE, ONE)
+
+
+def _kron(fn, shapes, env):
+    (a, b), (c, d) = shapes
+    return (a * c, b * d)
+
+
+def _hadamard(fn, shapes, env):
+    if shapes[0] != shapes[1]:
+        env.fail("E302", name=fn, expected="two arrays of one shape",
+                 got=f"{show(shapes[0])} and {show(shapes[1])}")
+    return shapes[0]
+
+
+def _diag(fn, shapes, env):
+    r, c = shapes[0]
+    if c == ONE and r != ONE:
+        return (r, r)
+    if r == c and r != ONE:
+        return (r, ONE)
+    env.fail("E302", name=fn, expected="a column vector or a square matrix", got=show((r, c)))
+
+
+def _vec(fn, shapes, env):
+    r, c = shapes[0]
+    return (r * c, ONE)
+
+
+_CALLS = {"softmax": _softmax, "norm": _norm, "kron": _kron, "hadamard": _hadamard,
+          "diag": _diag, "vec": _vec}
+
+
+def _apply(node, env):
+    return infer(node.arg, env)
+
+
+def _differential(node, env):
+    return env.decls[node.name].shape
+
+
+def _diff_of(node, env):
+    decls = env.decls
+    shape = layout_shape(decls[node.name].shape, decls[node.wrt].shape, env.layout)
+    if shape is None:
+        env.fail("E303", detail=f"diff({node.name}, {node.wrt}) has more than two axes, so it "
+                 "cannot stand in a matrix formula")
+    return shape
+
+
+_RULES = {E.Num: _num, E.Sym: _sym, E.Neg: _neg, E.Transpose: _transpose, E.Bin: _bin,
+          E.Call: _call, E.Apply: _apply, E.Differential: _differential, E.DiffOf: _diff_of}
+
+
+def numel(shape):
+    return reduce(lambda a, b: a * b, shape, ONE)
+
+
+def arrange(D, layout: str, y_shape, x_shape):
+    """Lay out a derivative array D[i, j, k, l] = dY[i, j] / dX[k, l] (a NumPy array).
+
+    numerator: axes of Y, then axes of X reversed, length-one axes of the declared shapes
+    dropped; denominator: that transposed; vec: d vec(Y) / d vec(X)^T with columns stacked.
+    Returns None where the layout has more than two axes.
+    """
+    yr, yc, xr, xc = D.shape
+    if layout in ("vec", "vec_denominator"):
+        jac = D.transpose(1, 0, 3, 2).reshape(yr * yc, xr * xc)
+        return jac if layout == "vec" else jac.T
+    unit = [s == ONE for s in (*y_shape, *x_shape)]
+    flags = [unit[0], unit[1], unit[3], unit[2]]
+    N = D.transpose(0, 1, 3, 2)
+    keep = [i for i, flag in enumerate(flags) if not flag]
+    if len(keep) > 2:
+        return None
+    N = N.reshape([N.shape[i] for i in keep])
+    if len(keep) == 2:
+        M = N
+    elif len(keep) == 1:
+        M = N.reshape(-1, 1) if keep[0] < 2 else N.reshape(1, -1)
+    else:
+        M = N.reshape(1, 1)
+    return M if layout == "numerator" else M.T
