@@ -197,11 +197,28 @@ def _eliminate(m):
 
 
 def det(m):
-    rows, sign = _eliminate(m)
+    """Gaussian elimination; at a singular point (det = 0, slope maybe not) Laplace expansion."""
+    try:
+        rows, sign = _eliminate(m)
+    except DomainError:
+        if len(m) > 6:
+            raise
+        return _laplace(m)
     result = const(mpq(sign))
     for i in range(len(rows)):
         result = mul(result, rows[i][i])
     return result
+
+
+def _laplace(m):
+    if len(m) == 1:
+        return m[0][0]
+    total = const(mpq(0))
+    for j, entry in enumerate(m[0]):
+        minor = [row[:j] + row[j + 1:] for row in m[1:]]
+        term = mul(entry, _laplace(minor))
+        total = add(total, term if j % 2 == 0 else neg(term))
+    return total
 
 
 def inverse(m):

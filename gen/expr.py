@@ -254,8 +254,9 @@ class _Converter:
         )
         if not ok:
             self.fail("E201", construct="a call of a call other than diff(g)(u)")
-        if not self.ctx.diffs:
-            self.fail("E208", detail="diff(g)(u) may appear only in `derivative` forms")
+        if self.ctx.where == "of":
+            self.fail("E208", detail="diff(g)(u) may appear only in derivative forms and "
+                      "differentials")
         self._arity("diff(g)", node.args, 1, 1)
         return Apply(inner.args[0].id, self.convert(node.args[0], depth), 1)
 

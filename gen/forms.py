@@ -159,7 +159,7 @@ def _expressions(prep: Prepared) -> None:
         if text is None:
             continue
         key = f"derivative.{name}"
-        tree, shape = _read(prep, text, key, name, diffs=name != "vec")
+        tree, shape = _read(prep, text, key, name, diffs=True)
         if tree is not None:
             prep.forms[name] = Form(name, tree, True, _expected(prep, name), shape)
     if ident.differential is not None:
@@ -178,9 +178,6 @@ def _is_zero(tree) -> bool:
 
 
 def _expected(prep: Prepared, layout: str):
-    if layout == "vec_denominator":
-        rows, cols = S.layout_shape(prep.of_shape, prep.wrt.shape, "vec")
-        return (cols, rows)
     return S.layout_shape(prep.of_shape, prep.wrt.shape, layout)
 
 

@@ -100,8 +100,9 @@ def category(of_shape, wrt_shape) -> str:
 
 def layout_shape(y_shape, x_shape, layout: str):
     """The 2-D shape of a form in `layout`, or None where the array has more axes."""
-    if layout == "vec":
-        return (y_shape[0] * y_shape[1], x_shape[0] * x_shape[1])
+    if layout in ("vec", "vec_denominator"):
+        shape = (y_shape[0] * y_shape[1], x_shape[0] * x_shape[1])
+        return shape if layout == "vec" else shape[::-1]
     ya, xa = axes(y_shape), axes(x_shape)
     total = ya + xa[::-1]
     if len(total) > 2:
