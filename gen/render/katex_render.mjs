@@ -1,0 +1,24 @@
+// Renders a batch of TeX formulas with KaTeX, once per site build.
+// stdin:  JSON [{"tex": "...", "display": true|false}, ...]
+// stdout: JSON [{"html": "..."} | {"error": "..."}, ...] in the same order.
+// One process for the whole build keeps the cost at a few milliseconds a formula;
+// errors are returned per formula so the caller can name the identity that failed.
+import katex from "katex";
+
+const OPTIONS = { throwOnError: true, strict: "error", trust: false, output: "htmlAndMathml" };
+
+function renderOne(item) {
+  try {
+    return { html: katex.renderToString(item.tex, { ...OPTIONS, displayMode: !!item.display }) };
+  } catch (err) {
+    return { error: String(err && err.message ? err.message : err) };
+  }
+}
+
+let input = "";
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => { input += chunk; });
+process.stdin.on("end", () => {
+  const batch = JSON.parse(input);
+  process.stdout.write(JSON.stringify(batch.map(renderOne)));
+});

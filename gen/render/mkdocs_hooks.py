@@ -1,0 +1,85 @@
+"""mkdocs hooks: the only place that knows mkdocs.
+
+`gen.render.site.build_site` writes a JSON bundle (generated pages, hand-written pages
+with their formulas as placeholders, KaTeX output, navigation) and names it in the
+environment variable MATDERIV_SITE_BUNDLE. These hooks add the generated pages in memory
+(nothing lands in the git-tracked `site/`), put the rendered math in place, and ship
+KaTeX's stylesheet and woff2 fonts with the site so that no page needs a CDN.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+
+BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
+KATEX_PREFIX = "assets/katex"
+_BLOCK = re.compile(r"<p>\s*@@MATH-D-(\d+)@@\s*</p>")
+_ANY = re.compile(r"@@MATH-([DI])-(\d+)@@")
+# KaTeX's CSS offers woff2, woff and ttf; every browser that runs the theme takes woff2.
+_FALLBACK_FONTS = re.compile(r',\s*url\([^)]*\.(?:woff|ttf)\)\s*format\("(?:woff|truetype)"\)')
+
+_bundle: dict = {}
+
+
+def _load() -> dict:
+    """The bundle, read once per build; without it there is no catalog to show."""
+    path = os.environ.get(BUNDLE_ENV)
+    if not path:
+        raise PluginError(f"{BUNDLE_ENV} is not set: build the site with `matderiv build` "
+                          "(gen.render.site.build_site), not with plain mkdocs")
+    _bundle.clear()
+    _bundle.update(json.loads(Path(path).read_text(encoding="utf-8")))
+    return _bundle
+
+
+def on_config(config):
+    """Site URL, footer and navigation come from the catalog document."""
+    bundle = _load()
+    if bundle.get("site_url"):
+        config["site_url"] = bundle["site_url"]
+    config["copyright"] = bundle.get("copyright")
+    config["nav"] = bundle["nav"]
+    return config
+
+
+def on_files(files: Files, config) -> Files:
+    """Generated pages and KaTeX assets join the hand-written files, in memory only."""
+    for src_uri, content in _bundle["pages"].items():
+        files.append(File.generated(config, src_uri, content=content))
+    dist = Path(_bundle["katex_dist"])
+    css = _FALLBACK_FONTS.sub("", (dist / "katex.min.css").read_text(encoding="utf-8"))
+    files.append(File.generated(config, f"{KATEX_PREFIX}/katex.min.css", content=css))
+    for font in sorted((dist / "fonts").glob("*.woff2")):
+        files.append(File.generated(config, f"{KATEX_PREFIX}/fonts/{font.name}",
+                                    abs_src_path=str(font)))
+    return files
+
+
+def on_page_markdown(markdown: str, page, config, files) -> str:
+    """Hand-written pages are read with their `$...$` already replaced by placeholders."""
+    return _bundle["overrides"].get(page.file.src_uri, markdown)
+
+
+def on_page_content(html: str, page, config, files) -> str:
+    """Placeholders become KaTeX HTML, kept out of the search index."""
+    math = _bundle["math"]
+
+    def block(m: re.Match) -> str:
+        return f'<div class="md-math" data-search-exclude>{math[int(m.group(1))]}</div>'
+
+    def any_(m: re.Match) -> str:
+        html_ = math[int(m.group(2))]
+        if m.group(1) == "D":
+            return f'<div class="md-math" data-search-exclude>{html_}</div>'
+        return f"<x-math data-search-exclude>{html_}</x-math>"
+
+    html = _ANY.sub(any_, _BLOCK.sub(block, html))
+    if "@@MATH-" in html:
+        raise PluginError(f"{page.file.src_uri}: a math placeholder was left unrendered")
+    return html

@@ -1,0 +1,424 @@
+"""The website: catalog document -> Markdown pages (jinja2) -> `mkdocs build --strict`.
+
+Generation and mkdocs are kept apart so that a later move away from mkdocs stays small:
+`generate_sources` turns the catalog document into Markdown pages whose formulas are
+placeholders, `render_math` renders every formula with KaTeX in ONE Node process, and
+`run_mkdocs` hands the result (a JSON bundle) to mkdocs, whose hooks
+(`gen/render/mkdocs_hooks.py`) add the generated pages in memory and put the rendered
+math in place. Nothing is written into the git-tracked tree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATES = REPO / "templates" / "site"
+HANDWRITTEN = REPO / "site"
+MKDOCS_YML = REPO / "mkdocs.yml"
+KATEX_SCRIPT = Path(__file__).with_name("katex_render.mjs")
+KATEX_DIST = REPO / "node_modules" / "katex" / "dist"
+BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
+TAB_LABELS = ("Numerator layout", "Denominator layout")
+VEC_KEYS = ("vec", "vec_denominator")
+HANDWRITTEN_PAGES = ("index.md", "conventions.md", "verify-your-own.md", "how-to-cite.md")
+
+# Characters that mean something to Markdown, its extensions, HTML or our placeholders.
+# Untrusted text is written with these as numeric entities, which every context renders
+# as the plain character and none of them interprets.
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!<>&\"'|~^$:=%@")
+
+
+class SiteBuildError(RuntimeError):
+    """The site cannot be built; the message names the identity or page at fault."""
+
+
+def md_text(value: object) -> Markup:
+    """Untrusted text as inert Markdown (one line): specials become entities."""
+    text = " ".join(str(value).split())
+    return Markup("".join(f"&#{ord(c)};" if c in _MD_SPECIAL else c for c in text))
+
+
+def md_paragraphs(value: str | None) -> Markup:
+    """Untrusted multi-line prose: paragraphs kept, everything else inert."""
+    if not value:
+        return Markup("")
+    paras = [p for p in re.split(r"\n\s*\n", value) if p.strip()]
+    return Markup("\n\n").join(md_text(p) for p in paras)
+
+
+def md_code(value: str) -> Markup:
+    """Inline code span that no backtick inside the value can close."""
+    run = max((len(m) for m in re.findall(r"`+", value)), default=0)
+    fence = "`" * (run + 1)
+    return Markup(f"{fence} {value} {fence}")
+
+
+def fenced(value: str, lang: str) -> Markup:
+    """Fenced code block (content shown verbatim, copy button from the theme)."""
+    run = max((len(m) for m in re.findall(r"`+", value)), default=0)
+    fence = "`" * max(3, run + 1)
+    return Markup(f"{fence}{lang}\n{value.rstrip()}\n{fence}")
+
+
+def slug(value: str) -> str:
+    """A stable, safe anchor for tags and reference keys."""
+    return re.sub(r"[^a-z0-9]+", "-", str(value).lower()).strip("-") or "x"
+
+
+@dataclass
+class MathTable:
+    """Every formula of the site, each with the owner named when KaTeX rejects it."""
+
+    items: list[dict] = field(default_factory=list)
+
+    def add(self, tex: str, display: bool, owner: str) -> Markup:
+        """Register a formula; the returned placeholder is plain Markdown text."""
+        self.items.append({"tex": tex, "display": display, "owner": owner})
+        kind = "D" if display else "I"
+        return Markup(f"@@MATH-{kind}-{len(self.items) - 1}@@")
+
+
+@dataclass
+class SiteSources:
+    """What mkdocs needs besides the hand-written pages."""
+
+    pages: dict[str, str]
+    overrides: dict[str, str]
+    nav: list
+    math: MathTable
+
+
+# ---------------------------------------------------------------- view models
+
+
+def _form_view(rec: dict, key: str, label: str, math: MathTable) -> dict | None:
+    """One form of an identity: rendered math, shape, provenance and copyable TeX."""
+    form = rec["forms"].get(key)
+    if not form:
+        return None
+    tex = f"{form['lhs']} = {form['latex']}" if form.get("lhs") else form["latex"]
+    given = "given in the catalog" if form.get("given") else "derived by matderiv"
+    return {
+        "label": label,
+        "missing": False,
+        "math": math.add(tex, True, f"identity '{rec['id']}' ({key} form)"),
+        "shape": md_text(form["shape"]) if form.get("shape") else None,
+        "given": given,
+        "text": md_code(form["text"]) if form.get("text") else None,
+        "code": fenced(tex, "latex"),
+    }
+
+
+def _tabs(rec: dict, keys: tuple[str, str], math: MathTable) -> list | None:
+    """Two linked tabs under the site-wide labels; None when neither form exists."""
+    tabs = [_form_view(rec, k, label, math) for k, label in zip(keys, TAB_LABELS, strict=True)]
+    if not any(tabs):
+        return None
+    return [t or {"label": label, "missing": True}
+            for t, label in zip(tabs, TAB_LABELS, strict=True)]
+
+
+def _layout_tabs(rec: dict, math: MathTable) -> list | None:
+    """Layout forms, or for tensor-valued results the vec form and its transpose."""
+    keys = ("vec", "vec_denominator") if rec.get("tensor") else ("numerator", "denominator")
+    return _tabs(rec, keys, math)
+
+
+def _sizes_text(sizes: list) -> str:
+    return "; ".join(", ".join(f"{k} = {v}" for k, v in s.items()) for s in sizes) or "none"
+
+
+def _sympy_text(sympy: dict | None) -> str:
+    agrees = (sympy or {}).get("agrees")
+    word = {True: "agrees", False: "disagrees or has no closed form",
+            None: "not compared"}.get(agrees, "not compared")
+    note = (sympy or {}).get("note")
+    return f"{word} ({note})" if note else word
+
+
+_STATUS_ADMONITION = {
+    "verified": ("success", "Verified: what was checked"),
+    "refuted": ("danger", "Refuted: this published claim is false"),
+    "failed": ("failure", "Failed verification"),
+    "invalid": ("bug", "Invalid record"),
+}
+
+
+def _verification_view(rec: dict) -> dict:
+    """The badge and the collapsible report of what the verifier did."""
+    ver = rec.get("verification") or {}
+    status = rec.get("status", ver.get("status", "invalid"))
+    kind, title = _STATUS_ADMONITION.get(status, ("bug", f"Status: {status}"))
+    err = ver.get("max_error")
+    lines = [
+        ("Forms checked", ", ".join(ver.get("forms_checked", [])) or "none"),
+        ("Exact check", f"{ver.get('exact', 'not run')}, "
+                        f"at sizes {_sizes_text(ver.get('sizes', []))}"),
+        ("Numeric check", f"{ver.get('points', 0)} random points, largest relative error "
+                          + (f"{err:.1e}" if isinstance(err, int | float) else "n/a")),
+        ("SymPy's own derivative", _sympy_text(ver.get("sympy"))),
+        ("Checked by", f"matderiv {ver.get('tool_version', '?')}, SymPy "
+                       f"{ver.get('sympy_version', '?')}, on {ver.get('date', '?')}"),
+    ]
+    lines += [("Message", m) for m in ver.get("messages", [])]
+    return {"status": md_text(status), "status_class": slug(status), "kind": kind,
+            "title": title, "lines": [(md_text(k), md_text(v)) for k, v in lines]}
+
+
+def _link(index: dict, target: str, context: str) -> Markup:
+    """A Markdown link to another identity; an unknown id is a build error."""
+    rec = index.get(target)
+    if rec is None:
+        raise SiteBuildError(f"{context}: unknown identity id '{target}'")
+    return Markup(f"[{md_text(rec['title'])}]({rec['category']}.md#{rec['id']})")
+
+
+def _source_link(src: dict) -> Markup:
+    """A source's label, linked to its entry on the sources page."""
+    label = md_text(src.get("label", src.get("ref", "?")))
+    return Markup(f"[{label}](sources.md#ref-{slug(src.get('ref', ''))})")
+
+
+def card_view(rec: dict, index: dict, math: MathTable) -> dict:
+    """Everything one identity card shows, escaped and ready for the template."""
+    rid = rec["id"]
+    return {
+        "id": rid,
+        "id_code": md_code(rid),
+        "title": md_text(rec["title"]),
+        "permalink": md_code(rec.get("permalink", "")),
+        "symbols": [{"math": math.add(s["latex"], False, f"identity '{rid}' (symbol {s['name']})"),
+                     "words": md_text(s.get("words") or s.get("declaration", ""))}
+                    for s in rec.get("symbols", [])],
+        "of": math.add(rec["of"]["latex"], False, f"identity '{rid}' (of)"),
+        "wrt": math.add(rec["wrt"]["latex"], False, f"identity '{rid}' (wrt)"),
+        "of_text": md_code(rec["of"].get("text", "")),
+        "wrt_text": md_code(rec["wrt"].get("name", "")),
+        "tabs": _layout_tabs(rec, math),
+        "tensor": bool(rec.get("tensor")),
+        "differential": _form_view(rec, "differential", "Differential", math),
+        "extra_vec": None if rec.get("tensor") else _tabs(rec, VEC_KEYS, math),
+        "sources": [_source_link(s) for s in rec.get("sources", [])],
+        "tags": [Markup(f"[{md_text(t)}](topics.md#tag-{slug(t)})") for t in rec.get("tags", [])],
+        "notes": md_paragraphs(rec.get("notes")),
+        "erratum": bool(rec.get("erratum")),
+        "corrected_by": _link(index, rec["corrected_by"], f"identity '{rid}' corrected_by")
+        if rec.get("corrected_by") else None,
+        "see_also": [_link(index, s, f"identity '{rid}' see_also")
+                     for s in rec.get("see_also", [])],
+        "verification": _verification_view(rec),
+        "snippet": fenced(rec["snippet"], "python") if rec.get("snippet") else None,
+    }
+
+
+def _erratum_view(rec: dict, index: dict) -> dict:
+    """An erratum as the errata page lists it: the claim, where it was published, the fix."""
+    rid = rec["id"]
+    return {
+        "link": _link(index, rid, "errata"),
+        "id": rid,
+        "status": md_text(rec.get("status", "")),
+        "sources": [md_text(s.get("label", s.get("ref", "?"))) for s in rec.get("sources", [])],
+        "messages": [md_text(m) for m in (rec.get("verification") or {}).get("messages", [])],
+        "corrected_by": _link(index, rec["corrected_by"], f"identity '{rid}' corrected_by")
+        if rec.get("corrected_by") else None,
+    }
+
+
+# ---------------------------------------------------------------- pages
+
+
+def _env() -> Environment:
+    """jinja2 fails on any undefined name and HTML-escapes anything not marked safe."""
+    env = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                      autoescape=True, keep_trailing_newline=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["md"] = md_text
+    return env
+
+
+def _category_pages(doc: dict, env: Environment, index: dict, math: MathTable) -> dict:
+    """One page per category (all nine, an empty one says so)."""
+    pages = {}
+    template = env.get_template("category.md.j2")
+    for cat in doc["categories"]:
+        recs = [r for r in doc["identities"] if r["category"] == cat["slug"]]
+        cards = [card_view(r, index, math) for r in recs]
+        pages[f"{cat['slug']}.md"] = template.render(cat=cat, cards=cards, doc=doc)
+    return pages
+
+
+def _topics(doc: dict) -> list:
+    """Tags in alphabetical order, each with the identities carrying it."""
+    by_tag: dict[str, list] = {}
+    for rec in doc["identities"]:
+        for tag in rec.get("tags", []):
+            by_tag.setdefault(tag, []).append(rec)
+    return [{"tag": tag, "anchor": f"tag-{slug(tag)}", "records": by_tag[tag]}
+            for tag in sorted(by_tag, key=str.casefold)]
+
+
+def _source_key(src: dict) -> tuple:
+    """Sort key and label for where in a source an identity comes from."""
+    for key, word in (("eq", "eq."), ("page", "p."), ("section", "§")):
+        if src.get(key) is not None:
+            return (str(src.get("table", "")), 0, _num(src[key]), f"{word} {src[key]}")
+    if src.get("row") is not None:
+        return (str(src.get("table", "")), 1, _num(src["row"]),
+                f"{src.get('table', '')} table, row {src['row']}")
+    return (str(src.get("table", "")), 2, 0, src.get("label", "cited"))
+
+
+def _num(value: object) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("inf")
+
+
+def _row_order(item: tuple) -> tuple:
+    return item[0][:3]
+
+
+def _coverage(doc: dict) -> list:
+    """Per reference: the equations/rows covered, each with the identities covering it."""
+    refs = []
+    for key, ref in doc.get("references", {}).items():
+        rows: dict[tuple, list] = {}
+        for rec in doc["identities"]:
+            for src in rec.get("sources", []):
+                if src.get("ref") == key:
+                    rows.setdefault(_source_key(src), []).append(rec)
+        url = ref.get("url") or ""
+        refs.append({"key": key, "anchor": f"ref-{slug(key)}", "ref": ref,
+                     "url": url if re.match(r"https?://", url) else None,
+                     "rows": [(k[3], v) for k, v in sorted(rows.items(), key=_row_order)]})
+    unsourced = [r for r in doc["identities"] if not r.get("sources")]
+    return refs, unsourced
+
+
+def _nav(doc: dict) -> list:
+    """The site navigation, categories in catalog order."""
+    return [
+        {"Home": "index.md"},
+        {"Conventions": "conventions.md"},
+        {"Identities": [{c["title"]: f"{c['slug']}.md"} for c in doc["categories"]]},
+        {"Topics": "topics.md"},
+        {"Sources and coverage": "sources.md"},
+        {"Errata": "errata.md"},
+        {"Verify your own": "verify-your-own.md"},
+        {"How to cite": "how-to-cite.md"},
+    ]
+
+
+def generate_sources(doc: dict) -> SiteSources:
+    """All generated Markdown, with formulas as placeholders in one MathTable."""
+    env, math = _env(), MathTable()
+    index = {r["id"]: r for r in doc["identities"]}
+    pages = _category_pages(doc, env, index, math)
+    refs, unsourced = _coverage(doc)
+    pages["topics.md"] = env.get_template("topics.md.j2").render(topics=_topics(doc), doc=doc)
+    pages["sources.md"] = env.get_template("sources.md.j2").render(
+        refs=refs, unsourced=unsourced, doc=doc)
+    errata = [_erratum_view(r, index) for r in doc["identities"] if r.get("erratum")]
+    pages["errata.md"] = env.get_template("errata.md.j2").render(errata=errata, doc=doc)
+    overrides = {name: extract_math((HANDWRITTEN / name).read_text(encoding="utf-8"),
+                                    math, f"page site/{name}")
+                 for name in HANDWRITTEN_PAGES}
+    return SiteSources(pages=pages, overrides=overrides, nav=_nav(doc), math=math)
+
+
+# ---------------------------------------------------------------- math
+
+
+_FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})")
+_INLINE = re.compile(r"(`+)(?:.+?)\1|\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.S)
+
+
+def extract_math(text: str, math: MathTable, owner: str) -> str:
+    """Hand-written pages write `$...$` and `$$...$$`; code is left alone."""
+    out, chunk, fence = [], [], None
+    for line in text.splitlines(keepends=True):
+        m = _FENCE.match(line)
+        if fence is None and m:
+            out.append(_math_in(''.join(chunk), math, owner))
+            chunk, fence = [], m.group(2)[0] * len(m.group(2))
+            out.append(line)
+        elif fence is not None:
+            out.append(line)
+            if line.strip().startswith(fence) and line.strip().strip(fence[0]) == "":
+                fence = None
+        else:
+            chunk.append(line)
+    out.append(_math_in("".join(chunk), math, owner))
+    return "".join(out)
+
+
+def _math_in(text: str, math: MathTable, owner: str) -> str:
+    def repl(m: re.Match) -> str:
+        if m.group(1):
+            return m.group(0)
+        if m.group(2) is not None:
+            return str(math.add(m.group(2).strip(), True, owner))
+        return str(math.add(m.group(3), False, owner))
+    return _INLINE.sub(repl, text)
+
+
+def render_math(math: MathTable) -> list[str]:
+    """Every formula through KaTeX in one Node process; an error names its owner."""
+    if not (KATEX_DIST / "katex.min.css").exists():
+        raise SiteBuildError("KaTeX is not installed: run `npm ci` in the repository root")
+    batch = [{"tex": i["tex"], "display": i["display"]} for i in math.items]
+    proc = subprocess.run(["node", str(KATEX_SCRIPT)], input=json.dumps(batch),
+                          capture_output=True, text=True, cwd=REPO, check=False)
+    if proc.returncode != 0:
+        raise SiteBuildError(f"KaTeX renderer crashed: {proc.stderr.strip()[-2000:]}")
+    results = json.loads(proc.stdout)
+    errors = [f"KaTeX cannot render {item['owner']}: {res['error']} (TeX: {item['tex']})"
+              for item, res in zip(math.items, results, strict=True) if "error" in res]
+    if errors:
+        raise SiteBuildError("\n".join(errors))
+    return [res["html"] for res in results]
+
+
+# ---------------------------------------------------------------- mkdocs
+
+
+def run_mkdocs(bundle_path: Path, out_dir: Path) -> None:
+    """`mkdocs build --strict` with the bundle handed to our hooks by environment."""
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1", **{BUNDLE_ENV: str(bundle_path)})
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+           "--config-file", str(MKDOCS_YML), "--site-dir", str(out_dir)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    if proc.returncode != 0:
+        raise SiteBuildError(f"mkdocs build --strict failed:\n{proc.stdout}{proc.stderr}")
+
+
+def build_site(doc: dict, out_dir: Path) -> None:
+    """Build the whole website from the catalog document into `out_dir`."""
+    out_dir = Path(out_dir).resolve()
+    sources = generate_sources(doc)
+    rendered = render_math(sources.math)
+    bundle = {
+        "site_url": doc.get("site_url"),
+        "copyright": f"{doc.get('name', 'matderiv')} {doc.get('version', '')}, "
+                     f"catalog of {doc.get('date', '')}",
+        "nav": sources.nav, "pages": sources.pages, "overrides": sources.overrides,
+        "math": rendered, "katex_dist": str(KATEX_DIST),
+    }
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="matderiv-site-") as tmp:
+        bundle_path = Path(tmp) / "bundle.json"
+        bundle_path.write_text(json.dumps(bundle), encoding="utf-8")
+        run_mkdocs(bundle_path, out_dir)

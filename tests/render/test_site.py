@@ -1,0 +1,178 @@
+"""The website built from the sample catalog: pages, anchors, tabs, escaping, math, offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gen.render.site import REPO, SiteBuildError, build_site, generate_sources
+
+CATEGORY_COUNT = 9
+
+
+def _html(built_site: Path, slug: str) -> str:
+    return (built_site / slug / "index.html").read_text(encoding="utf-8")
+
+
+def _all_html(built_site: Path) -> dict[Path, str]:
+    return {p: p.read_text(encoding="utf-8") for p in built_site.rglob("*.html")}
+
+
+def test_build_time_is_small(built_site):
+    seconds = float((built_site.parent / "build-seconds.txt").read_text())
+    print(f"site build for the fixture: {seconds:.2f} s")
+    assert seconds < 30
+
+
+def test_every_category_has_a_page(built_site, sample_doc):
+    slugs = [c["slug"] for c in sample_doc["categories"]]
+    assert len(slugs) == CATEGORY_COUNT
+    for slug in slugs:
+        assert (built_site / slug / "index.html").exists(), slug
+    for page in ("conventions", "topics", "sources", "errata", "verify-your-own", "how-to-cite"):
+        assert (built_site / page / "index.html").exists(), page
+    assert "No identities in this category yet" in _html(built_site, "matrix-by-vector")
+
+
+def test_each_identity_is_anchored_by_its_id(built_site, sample_doc):
+    for rec in sample_doc["identities"]:
+        html = _html(built_site, rec["category"])
+        assert f'<h2 class="md-identity" id="{rec["id"]}">' in html, rec["id"]
+        assert rec["permalink"].endswith(f'/{rec["category"]}/#{rec["id"]}')
+
+
+def test_tab_labels_are_exactly_the_two_layouts(built_site, sample_doc):
+    for cat in sample_doc["categories"]:
+        html = _html(built_site, cat["slug"])
+        for labels in re.findall(r'<div class="tabbed-labels">(.*?)</div>', html):
+            assert re.findall(r"<label[^>]*>(.*?)</label>", labels) == [
+                "Numerator layout", "Denominator layout"], cat["slug"]
+    sets = _html(built_site, "scalar-by-matrix").count('class="tabbed-set')
+    assert sets >= 5
+
+
+def test_tensor_identities_show_vec_forms_in_the_tabs(built_site):
+    html = _html(built_site, "matrix-by-matrix")
+    card = html[html.index('id="kronecker-axb"'):]
+    assert "Numerator layout" in card and "\\mathbf{B}^\\top \\otimes \\mathbf{A}" in card
+    assert "\\mathbf{B} \\otimes \\mathbf{A}^\\top" in card
+
+
+def test_no_remote_assets_anywhere(built_site):
+    remote = re.compile(
+        r'<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)="(?:https?:)?//[^>]*>', re.I)
+    for path, html in _all_html(built_site).items():
+        fetched = [t for t in remote.findall(html) if 'rel="canonical"' not in t]
+        assert not fetched, (path, fetched)
+        assert "fonts.googleapis" not in html and "cdn.jsdelivr" not in html, path
+    for css in built_site.rglob("*.css"):
+        assert not re.search(r"url\(\s*['\"]?(?:https?:)?//", css.read_text()), css
+
+
+def test_katex_css_and_woff2_fonts_are_shipped(built_site):
+    css = (built_site / "assets/katex/katex.min.css").read_text()
+    fonts = set(re.findall(r"url\((fonts/[^)]+)\)", css))
+    assert fonts and all(f.endswith(".woff2") for f in fonts)
+    for font in fonts:
+        assert (built_site / "assets/katex" / font).exists(), font
+    assert 'href="../assets/katex/katex.min.css"' in _html(built_site, "scalar-by-matrix")
+
+
+def test_math_is_rendered_and_kept_out_of_search(built_site):
+    html = _html(built_site, "scalar-by-matrix")
+    assert "@@MATH" not in html and "katex-error" not in html
+    assert html.count('<div class="md-math" data-search-exclude><span class="katex-display">') >= 10
+    assert "<x-math data-search-exclude><span class=\"katex\">" in html
+
+
+def test_search_index_keeps_tex_and_drops_rendered_math(built_site):
+    index = json.loads((built_site / "search/search_index.json").read_text())
+    assert "\\\\" in index["config"]["separator"] or "\\" in index["config"]["separator"]
+    docs = {d["location"]: d for d in index["docs"]}
+    log_det = docs["scalar-by-matrix/#log-det"]
+    assert "Log-determinant" in log_det["title"]
+    assert "\\log \\det" in log_det["text"] and "log(det(X))" in log_det["text"]
+    assert "∂" not in log_det["text"] and "katex" not in log_det["text"]
+    assert "kron" in docs["matrix-by-matrix/#kronecker-axb"]["text"]
+
+
+def test_hostile_text_is_escaped(built_site):
+    for path, html in _all_html(built_site).items():
+        assert "<script>alert" not in html, path
+        assert "<b>bold</b>" not in html, path
+        assert 'href="javascript:' not in html, path
+        assert "onclick=alert" not in html.replace("onclick&#61;alert", ""), path
+    html = _html(built_site, "scalar-by-vector")
+    assert "&#60;script&#62;alert&#40;1&#41;&#60;/script&#62; Squared norm" in html
+    assert "&#92;input&#123;/etc/passwd&#125;" in html
+
+
+def test_card_shows_symbols_sources_badge_and_see_also(built_site):
+    html = _html(built_site, "scalar-by-matrix")
+    card = html[html.index('id="log-det"'):html.index('id="det-axb-nonsquare"')]
+    assert "X is an n × n matrix, invertible" in card
+    assert "Matrix Cookbook, eq&#46; 57" in card and 'href="../sources/#ref-cookbook"' in card
+    assert "md-badge--verified" in card and "Verified: what was checked" in card
+    assert "6 random points, largest relative error 3&#46;1e&#45;12" in card
+    assert "SymPy 1&#46;14&#46;0, on 2026&#45;11&#45;22" in card
+    assert 'href="./#det"' in card
+    code = re.sub(r"<[^>]+>", "", card.split('language-latex', 2)[2])
+    assert "\\mathbf{X}^{-\\top}" in code
+
+
+def test_errata_sources_and_topics_pages(built_site):
+    errata = _html(built_site, "errata")
+    assert 'href="../scalar-by-matrix/#det-axb-nonsquare"' in errata
+    assert "Corrected by" in errata and 'href="../scalar-by-matrix/#det-axb"' in errata
+    sources = _html(built_site, "sources")
+    assert 'id="ref-cookbook"' in sources and "eq&#46; 57" in sources
+    assert 'href="../scalar-by-matrix/#log-det"' in sources
+    assert "133–144" in sources
+    topics = _html(built_site, "topics")
+    assert 'id="tag-determinant"' in topics and 'href="../scalar-by-matrix/#det"' in topics
+
+
+def test_handwritten_pages_have_no_raw_tex_left(built_site):
+    for slug in ("conventions", ""):
+        html = (built_site / slug / "index.html").read_text()
+        text = re.sub(r"<(pre|code|annotation|script)\b.*?</\1>", "", html, flags=re.S)
+        text = re.sub(r"<[^>]+>", "", text)
+        assert "$" not in text and "\\frac" not in text, slug
+
+
+def test_katex_error_fails_the_build_naming_the_identity(sample_doc, tmp_path):
+    rec = next(r for r in sample_doc["identities"] if r["id"] == "log-det")
+    rec["forms"]["numerator"]["latex"] = "\\frac{\\mathbf{X}"
+    with pytest.raises(SiteBuildError, match=r"identity 'log-det' \(numerator form\)"):
+        build_site(sample_doc, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_see_also_is_an_error(sample_doc):
+    sample_doc["identities"][0]["see_also"] = ["no-such-id"]
+    with pytest.raises(SiteBuildError, match="no-such-id"):
+        generate_sources(sample_doc)
+
+
+def test_generated_pages_never_touch_the_tracked_tree(sample_doc):
+    before = sorted(p.relative_to(REPO) for p in (REPO / "site").rglob("*"))
+    sources = generate_sources(sample_doc)
+    assert "scalar-by-matrix.md" in sources.pages
+    after = sorted(p.relative_to(REPO) for p in (REPO / "site").rglob("*"))
+    assert before == after
+    assert not any((REPO / "site" / name).exists() for name in sources.pages)
+
+
+def test_plain_mkdocs_without_a_bundle_says_how_to_build(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MATDERIV_SITE_BUNDLE"}
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q",
+                           "-f", str(REPO / "mkdocs.yml"), "-d", str(tmp_path / "o")],
+                          capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    assert proc.returncode != 0
+    assert "MATDERIV_SITE_BUNDLE" in proc.stdout + proc.stderr
