@@ -77,8 +77,12 @@ def build_pdfs(doc: dict, out_dir: Path, timings: dict[str, float] | None = None
     out_dir.mkdir(parents=True, exist_ok=True)
     env = _environment()
     jobs = [(layout, essentials) for essentials in (False, True) for layout in LAYOUTS]
+    # render every sheet before compiling any, so bad input stops the build with no PDF
+    first = [_write_tex(env, doc, out_dir, *job, DENSITIES[0] if job[1] else FULL_DENSITY)
+             for job in jobs]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        results = list(pool.map(lambda job: _build_sheet(env, doc, out_dir, *job), jobs))
+        results = list(pool.map(lambda job, tex: _compile_sheet(env, doc, tex, *job),
+                                jobs, first))
     if timings is not None:
         timings.update({pdf.stem: seconds for pdf, seconds in results})
     return [pdf for pdf, _ in results]
@@ -106,24 +110,33 @@ def overfull_boxes(log: Path) -> list[float]:
 
 # ---------------------------------------------------------------- building and compiling
 
-def _build_sheet(env: jinja2.Environment, doc: dict, out_dir: Path, layout: str,
-                 essentials: bool) -> tuple[Path, float]:
-    """Render and compile one sheet; essentials get denser until they fit the wall."""
+def _write_tex(env: jinja2.Environment, doc: dict, out_dir: Path, layout: str,
+               essentials: bool, density: tuple[str, int]) -> Path:
+    """Render one sheet at one density into out_dir/<name>.tex."""
     name = sheet_name(layout, essentials)
-    densities = DENSITIES if essentials else (FULL_DENSITY,)
+    context = _sheet_context(doc, layout, essentials, name)
+    context.update(font_size=TeX(density[0]), columns=density[1])
+    tex = out_dir / f"{name}.tex"
+    tex.write_text(env.get_template("sheet.tex.j2").render(context), encoding="utf-8")
+    return tex
+
+
+def _compile_sheet(env: jinja2.Environment, doc: dict, tex: Path, layout: str,
+                   essentials: bool) -> tuple[Path, float]:
+    """Compile one sheet; an essentials sheet gets denser until it fits the wall."""
     started = time.perf_counter()
-    for font_size, columns in densities:
-        context = _sheet_context(doc, layout, essentials, name)
-        context.update(font_size=TeX(font_size), columns=columns)
-        tex = out_dir / f"{name}.tex"
-        tex.write_text(env.get_template("sheet.tex.j2").render(context), encoding="utf-8")
-        _compile(tex, _date_epoch(doc["date"]))
-        pages = page_count(out_dir / f"{name}.log")
-        if not essentials or pages <= ESSENTIAL_MAX_PAGES:
-            return out_dir / f"{name}.pdf", time.perf_counter() - started
-    raise RuntimeError(f"{name}: {pages} pages even at the densest setting; the essentials "
-                       f"sheet must fit {ESSENTIAL_MAX_PAGES} pages: tag fewer identities "
-                       f"essential")
+    epoch = _date_epoch(doc["date"])
+    _compile(tex, epoch)
+    for density in DENSITIES[1:] if essentials else ():
+        if page_count(tex.with_suffix(".log")) <= ESSENTIAL_MAX_PAGES:
+            break
+        _compile(_write_tex(env, doc, tex.parent, layout, essentials, density), epoch)
+    pages = page_count(tex.with_suffix(".log"))
+    if essentials and pages > ESSENTIAL_MAX_PAGES:
+        raise RuntimeError(f"{tex.stem}: {pages} pages even at the densest setting; the "
+                           f"essentials sheet must fit {ESSENTIAL_MAX_PAGES} pages: tag "
+                           f"fewer identities essential")
+    return tex.with_suffix(".pdf"), time.perf_counter() - started
 
 
 def _compile(tex: Path, epoch: int) -> None:
