@@ -9,7 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 from . import __version__
-from .load import gather, load_all
+from .build import OUTPUTS, document, load_verified
+from .build import build as build_outputs
+from .coverage import coverage, read_gaps, report
+from .load import gather, ids_in, load_all
 from .verify import problems_of, verify_all
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
                         "cores)")
     verify.add_argument("--no-cache", action="store_true", help="verify everything afresh")
     verify.set_defaults(run=run_verify)
+    build = sub.add_parser("build", help="verify the catalog and build the site, PDFs, JSON "
+                           "and BibTeX into build/")
+    build.add_argument("--out", type=Path, default=PROJECT / "build")
+    build.add_argument("--only", nargs="+", choices=OUTPUTS, default=list(OUTPUTS))
+    build.add_argument("--jobs", type=int, default=0)
+    build.set_defaults(run=lambda a: build_outputs(a.out, a.jobs, True, a.only))
+    cov = sub.add_parser("coverage", help="counts per category and per source")
+    cov.set_defaults(run=run_coverage)
     return parser
 
 
@@ -60,7 +71,7 @@ def run_verify(args) -> int:
     if args.jobs < 0:
         print("matderiv: --jobs must be at least 0", file=sys.stderr)
         return 2
-    identities, loose = load_all(paths)
+    identities, loose = load_all(paths, lambda: ids_in(CATALOG))
     progress = _progress_bar() if sys.stderr.isatty() else None
     verdicts = verify_all(identities, args.jobs, not args.no_cache, progress)
     rows = [_row(i, v) for i, v in zip(identities, verdicts)]
@@ -74,6 +85,15 @@ def run_verify(args) -> int:
     else:
         _print_text(rows, summary)
     return 0 if summary["failed"] == 0 and summary["invalid"] == 0 else 1
+
+
+def run_coverage(args) -> int:
+    verified = load_verified()
+    if verified is None:
+        return 1
+    doc = document(*verified)
+    print(report(coverage(doc["identities"], read_gaps(CATALOG / "gaps.yaml"))))
+    return 0
 
 
 def _row(ident, verdict) -> dict:

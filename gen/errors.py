@@ -22,7 +22,7 @@ CODES: dict[str, str] = {
     "E108": "duplicate key `{key}` in one mapping",
     "E109": "missing form: {detail}",
     "E110": "bad source entry: {detail}",
-    "E111": "`{key}` names `{value}`, which is not an id of the identities being verified",
+    "E111": "`{key}` names `{value}`, which is neither an id being verified nor a catalog id",
     "E112": "`status` must be `erratum`; `corrected_by` needs `status: erratum`",
     "E113": "YAML anchors, aliases and tags are not allowed",
     "E114": "cannot read the file: {detail}",

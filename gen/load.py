@@ -15,6 +15,7 @@ from . import schema
 from .errors import Problem, problem
 
 MAX_FILE_BYTES = 5_000_000
+NOT_IDENTITIES = ("references.yaml", "gaps.yaml", "release.yaml", "released-ids.yaml")
 
 
 class _Mapping(dict):
@@ -312,26 +313,40 @@ def gather(paths: list[Path]) -> list[Path]:
     for path in paths:
         if path.is_dir():
             files += sorted(
-                p for p in path.glob("*.yaml") if p.name not in ("references.yaml", "gaps.yaml")
+                p for p in path.glob("*.yaml") if p.name not in NOT_IDENTITIES
             )
         else:
             files.append(path)
     return files
 
 
-def load_all(paths: list[Path]) -> tuple[list[Identity], list[Problem]]:
-    """All identities of all files, with catalog-wide checks (unique ids, links)."""
+def load_all(paths: list[Path], known_ids=None) -> tuple[list[Identity], list[Problem]]:
+    """All identities of all files, with catalog-wide checks (unique ids, links).
+
+    `known_ids` (a callable) names ids that links may also point to, such as the
+    published catalog's when a user file links to it.
+    """
     identities: list[Identity] = []
     loose: list[Problem] = []
     for path in gather(paths):
         found, problems = load_file(path)
         identities += found
         loose += problems
-    _check_links(identities)
+    _check_links(identities, known_ids)
     return identities, loose
 
 
-def _check_links(identities: list[Identity]) -> None:
+def ids_in(folder: Path) -> set[str]:
+    """The ids of the identity files in a folder, read without the full schema check."""
+    ids = set()
+    for path in gather([folder]):
+        data, problems = read_yaml(path)
+        if not problems and isinstance(data, dict) and isinstance(data.get("identities"), list):
+            ids |= {str(i.get("id")) for i in data["identities"] if isinstance(i, dict)}
+    return ids
+
+
+def _check_links(identities: list[Identity], known_ids=None) -> None:
     first: dict[str, Identity] = {}
     for ident in identities:
         if not ident.id:
@@ -344,12 +359,17 @@ def _check_links(identities: list[Identity]) -> None:
             ))
         else:
             first[ident.id] = ident
+    others: set[str] | None = None
     for ident in identities:
         targets = [("see_also", t) for t in ident.see_also]
         if ident.corrected_by:
             targets.append(("corrected_by", ident.corrected_by))
         for key, target in targets:
-            if target not in first and schema.ID_PATTERN.fullmatch(target):
+            if target in first or not schema.ID_PATTERN.fullmatch(target):
+                continue
+            if others is None:
+                others = known_ids() if known_ids else set()
+            if target not in others:
                 ident.problems.append(problem(
                     "E111", ident.file, ident.line_of(key), key=key, value=target
                 ))

@@ -1,0 +1,144 @@
+"""Verdicts + identities -> the catalog document: the one dict every renderer reads.
+
+It is also written as build/catalog.json. Renderers never parse YAML and never verify;
+whatever they show comes from here.
+"""
+
+from __future__ import annotations
+
+import sympy
+import yaml
+
+from . import __version__
+from . import expr as E
+from .forms import Prepared, prepare
+from .latex import Printer, lhs
+from .schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
+from .shapes import ONE, ShapeEnv, infer, layout_shape, show
+
+KIND_WORDS = {"scalar": "a scalar", "vector": "a vector", "matrix": "a matrix"}
+FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
+
+
+def read_release(path) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    return {"version": str(data["version"]), "date": str(data["date"]),
+            "site_url": str(data["site_url"]).rstrip("/") + "/"}
+
+
+def read_references(path) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)["references"]
+
+
+def catalog_document(identities, verdicts, release: dict, references: dict) -> dict:
+    records = []
+    for ident, verdict in zip(identities, verdicts):
+        if verdict.status in ("verified", "refuted"):
+            records.append(record(prepare(ident), verdict, release, references))
+    order = {slug: i for i, slug in enumerate(CATEGORIES)}
+    records.sort(key=lambda r: order[r["category"]])  # stable: file order within
+    return {
+        "name": "matderiv", "version": release["version"], "date": release["date"],
+        "site_url": release["site_url"],
+        "categories": [category_info(slug) for slug in CATEGORIES],
+        "references": references, "identities": records,
+    }
+
+
+def category_info(slug: str) -> dict:
+    of_kind, wrt_kind = slug.split("-by-")
+    dims = {"scalar": (ONE, ONE), "vector": (sympy.Symbol("m"), ONE),
+            "matrix": (sympy.Symbol("m"), sympy.Symbol("n"))}
+    x_dims = {"scalar": (ONE, ONE), "vector": (sympy.Symbol("n"), ONE),
+              "matrix": (sympy.Symbol("p"), sympy.Symbol("q"))}
+    y, x = dims[of_kind], x_dims[wrt_kind]
+    num = layout_shape(y, x, "numerator")
+    tensor = slug in TENSOR_CATEGORIES
+    axes = [s for s in y if s != ONE] + [s for s in x if s != ONE][::-1]
+    return {
+        "slug": slug, "title": slug.replace("-", " ").capitalize(),
+        "of_kind": of_kind, "wrt_kind": wrt_kind, "tensor": tensor,
+        "numerator_shape": show(num) if num else " × ".join(map(str, axes)),
+        "denominator_shape": show(num[::-1]) if num else " × ".join(map(str, axes[::-1])),
+        "vec_shape": show(layout_shape(y, x, "vec")),
+    }
+
+
+def record(prep: Prepared, verdict, release: dict, references: dict) -> dict:
+    ident = prep.identity
+    env = ShapeEnv(prep.decls, ident.wrt)
+    printer = Printer(prep.decls, lambda node: infer(node, env))
+    of_tex, wrt_tex = printer(prep.of), printer(E.Sym(ident.wrt))
+    forms = {name: None for name in FORM_ORDER}
+    for name, form in prep.forms.items():
+        text = ident.derivative.get(name, ident.differential if name == "differential"
+                                    else None) if form.given else form.text
+        form_env = ShapeEnv(prep.decls, ident.wrt, name)
+        form_printer = Printer(prep.decls, lambda node, e=form_env: infer(node, e))
+        forms[name] = {"text": text, "latex": form_printer(form.tree), "given": form.given,
+                       "lhs": lhs(of_tex, wrt_tex, name),
+                       "shape": show(form.expected) if form.expected else ""}
+    return {
+        "id": ident.id, "title": ident.title, "category": prep.category,
+        "file": ident.file, "line": ident.line, "status": verdict.status,
+        "erratum": ident.status == "erratum", "corrected_by": ident.corrected_by,
+        "symbols": [symbol_info(prep, name) for name in ident.symbols],
+        "of": {"text": ident.of, "latex": of_tex},
+        "wrt": {"name": ident.wrt, "latex": wrt_tex},
+        "forms": forms, "tensor": prep.tensor,
+        "tags": ident.tags, "essential": "essential" in ident.tags,
+        "sources": [source_info(s, references) for s in ident.sources],
+        "notes": ident.notes, "see_also": ident.see_also,
+        "permalink": f"{release['site_url']}{prep.category}/#{ident.id}",
+        "verification": verification_info(verdict, release),
+    }
+
+
+def symbol_info(prep: Prepared, name: str) -> dict:
+    from .latex import symbol
+
+    decl = prep.decls[name]
+    return {"name": name, "latex": symbol(name, decl.kind), "declaration": decl.text,
+            "words": words(decl), "kind": decl.kind, "depends_on": decl.depends_on,
+            "function": decl.kind == "function"}
+
+
+def words(decl) -> str:
+    if decl.kind == "function":
+        return f"{decl.name} is an unknown smooth function of one real variable, " \
+               "applied elementwise"
+    shape = "" if decl.kind == "scalar" else " (" + show(decl.shape) + ")"
+    text = f"{decl.name} is {KIND_WORDS[decl.kind]}{shape}"
+    if decl.props:
+        text += ", " + ", ".join(PROPERTIES[p].split(" (")[0] for p in sorted(decl.props))
+    if decl.depends_on:
+        text += f", a smooth function of {decl.depends_on}"
+    return text
+
+
+def source_info(source: dict, references: dict) -> dict:
+    ref = str(source["ref"])
+    title = references.get(ref, {}).get("title", ref)
+    label = {"cookbook": "Matrix Cookbook", "wikipedia": "Wikipedia"}.get(ref, title)
+    parts = []
+    if "table" in source:
+        parts.append(f"{source['table']} table")
+    for key, word in (("row", "row"), ("eq", "eq."), ("page", "p."), ("section", "§")):
+        if key in source:
+            parts.append(f"{word} {source[key]}")
+    return {**source, "label": label + (", " + ", ".join(parts) if parts else "")}
+
+
+def verification_info(verdict, release: dict) -> dict:
+    return {
+        "status": verdict.status,
+        "messages": [message for _, message, _ in verdict.failures],
+        "sizes": verdict.sizes, "points": verdict.points, "max_error": verdict.max_error,
+        "exact": verdict.exact,
+        "forms_checked": [name for name in FORM_ORDER if name in verdict.forms],
+        "sympy": verdict.sympy or {"agrees": None, "note": "not consulted"},
+        "tool_version": __version__, "sympy_version": sympy.__version__,
+        "date": release["date"],
+    }

@@ -1,0 +1,157 @@
+"""The LaTeX printer: expression trees -> TeX math in the Matrix Cookbook's notation.
+
+Bold lower case for vectors, bold upper case for matrices, italic scalars, ^\\top for the
+transpose, \\otimes and \\circ for the Kronecker and Hadamard products. Only math-mode
+commands from a fixed list are emitted; a symbol name is letters and digits by the schema,
+so no catalog text can inject TeX here.
+"""
+
+from __future__ import annotations
+
+from . import expr as E
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+    "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
+    "Gamma", "Delta", "Theta", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega", "Lambda",
+}
+ALIASES = {"lam": "lambda", "lamda": "lambda", "eps": "epsilon"}
+FUNCTION_NAMES = {"log": r"\log", "exp": r"\exp", "sin": r"\sin", "cos": r"\cos",
+                  "tanh": r"\tanh", "sigmoid": r"\sigma", "softmax": r"\operatorname{softmax}",
+                  "diag": r"\operatorname{diag}", "vec": r"\operatorname{vec}",
+                  "tr": r"\operatorname{tr}", "det": r"\det"}
+# precedence: sum, Kronecker/Hadamard, product, unary minus, power/postfix, atom
+SUM, OTIMES, PRODUCT, NEG, POSTFIX, ATOM = 1, 1.5, 2, 3, 4, 5
+
+
+def symbol(name: str, kind: str) -> str:
+    """A declared name as TeX: x -> \\mathbf{x}, Sigma -> \\boldsymbol{\\Sigma}, x1 -> x_{1}."""
+    stem = name.rstrip("0123456789")
+    digits = name[len(stem):]
+    stem = ALIASES.get(stem, stem)
+    greek = stem in GREEK or stem == "lambda"
+    base = "\\" + stem if greek else stem
+    if len(stem) > 1 and not greek:
+        base = r"\mathrm{" + stem + "}" if kind in ("scalar", "function") else stem
+    if kind in ("vector", "matrix"):
+        base = (r"\boldsymbol{" if greek else r"\mathbf{") + base + "}"
+    return base + (f"_{{{digits}}}" if digits else "")
+
+
+class Printer:
+    def __init__(self, decls: dict, shape_of=None):
+        self.decls = decls
+        self.shape_of = shape_of  # node -> shape, to tell scalars from arrays
+
+    def __call__(self, node) -> str:
+        return self.tex(node)[0]
+
+    def sym(self, name: str) -> str:
+        decl = self.decls[name]
+        return symbol(name, decl.kind)
+
+    def tex(self, node) -> tuple[str, int]:
+        return getattr(self, "_" + type(node).__name__)(node)
+
+    def wrap(self, node, level: int) -> str:
+        text, prec = self.tex(node)
+        return text if prec >= level else rf"\left({text}\right)"
+
+    def _Num(self, node):
+        v = node.value
+        if v.denominator == 1:
+            return str(v.numerator), ATOM
+        return rf"\tfrac{{{abs(v.numerator)}}}{{{v.denominator}}}", ATOM if v > 0 else NEG
+
+    def _Sym(self, node):
+        return self.sym(node.name), ATOM
+
+    def _Size(self, node):
+        return node.name, ATOM
+
+    def _Differential(self, node):
+        return r"\mathrm{d}" + self.sym(node.name), ATOM
+
+    def _DiffOf(self, node):
+        return rf"\frac{{\partial {self.sym(node.name)}}}{{\partial {self.sym(node.wrt)}}}", ATOM
+
+    def _Neg(self, node):
+        return "-" + self.wrap(node.arg, PRODUCT), NEG
+
+    def _Transpose(self, node):
+        inner = node.arg
+        if isinstance(inner, E.Call) and inner.fn == "inv":
+            return self.wrap(inner.args[0], ATOM) + r"^{-\top}", POSTFIX
+        return self.wrap(inner, ATOM) + r"^{\top}", POSTFIX
+
+    def _Bin(self, node):
+        op = node.op
+        if op in "+-":
+            right = self.wrap(node.right, SUM + 1 if op == "-" else SUM)
+            if op == "+" and right.startswith("-"):
+                right = rf"\left({right}\right)"
+            return f"{self.wrap(node.left, SUM)} {op} {right}", SUM
+        if op == "/":
+            return rf"\frac{{{self(node.left)}}}{{{self(node.right)}}}", ATOM
+        if op == "**":
+            return self._power(node)
+        return self._product(node), PRODUCT
+
+    def _product(self, node) -> str:
+        left = self.wrap(node.left, PRODUCT)
+        right = self.wrap(node.right, POSTFIX)
+        if right[0].isdigit() or (left[-1].isdigit() and right[0].isdigit()):
+            return left + r" \cdot " + right
+        return left + " " + right
+
+    def _power(self, node):
+        exponent = self(node.right)
+        if isinstance(node.left, E.Transpose):
+            base = self.wrap(node.left.arg, ATOM) + r"^{\top}"
+            return rf"\left({base}\right)^{{{exponent}}}", POSTFIX
+        return self.wrap(node.left, ATOM) + f"^{{{exponent}}}", POSTFIX
+
+    def _Call(self, node):
+        fn, args = node.fn, node.args
+        if fn in ("eye", "ones", "zeros"):
+            return self._constant(fn, args), ATOM
+        if fn == "inv":
+            return self.wrap(args[0], ATOM) + "^{-1}", POSTFIX
+        if fn == "kron":
+            return rf"{self.wrap(args[0], POSTFIX)} \otimes {self.wrap(args[1], POSTFIX)}", OTIMES
+        if fn == "hadamard":
+            return rf"{self.wrap(args[0], POSTFIX)} \circ {self.wrap(args[1], POSTFIX)}", OTIMES
+        if fn == "sqrt":
+            return rf"\sqrt{{{self(args[0])}}}", ATOM
+        if fn == "abs":
+            return rf"\left|{self(args[0])}\right|", ATOM
+        if fn == "norm":
+            return self._norm(args[0]), ATOM
+        name = FUNCTION_NAMES[fn]
+        return rf"{name}\left({self(args[0])}\right)", ATOM
+
+    def _norm(self, arg) -> str:
+        matrix = self.shape_of is not None and all(s != 1 for s in self.shape_of(arg))
+        return rf"\left\lVert {self(arg)} \right\rVert" + ("_F" if matrix else "")
+
+    def _constant(self, fn, args) -> str:
+        sizes = r" \times ".join(self(a) for a in args)
+        letter = {"eye": r"\mathbf{I}", "ones": r"\mathbf{1}", "zeros": r"\mathbf{0}"}[fn]
+        return f"{letter}_{{{sizes}}}"
+
+    def _Apply(self, node):
+        head = self.sym(node.fn) + ("'" * node.order)
+        return rf"{head}\left({self(node.arg)}\right)", ATOM
+
+
+def lhs(of_tex: str, wrt_tex: str, layout: str) -> str:
+    """The left-hand side of a form: d(of)/d(wrt) written for its layout."""
+    if layout == "differential":
+        return rf"\mathrm{{d}}\left({of_tex}\right)"
+    if layout == "vec":
+        return (rf"\frac{{\partial \operatorname{{vec}}\left({of_tex}\right)}}"
+                rf"{{\partial \operatorname{{vec}}\left({wrt_tex}\right)^{{\top}}}}")
+    if layout == "vec_denominator":
+        return (rf"\frac{{\partial \operatorname{{vec}}\left({of_tex}\right)^{{\top}}}}"
+                rf"{{\partial \operatorname{{vec}}\left({wrt_tex}\right)}}")
+    return rf"\frac{{\partial \left({of_tex}\right)}}{{\partial {wrt_tex}}}"
