@@ -37,6 +37,7 @@ PROPERTY_WORDS = {
 NOT_BEFORE_BINARY = {"", "=", "+", "-", "(", "[", ",", "^", "_", "&", "left", "cdot", "times",
                      "otimes", "circ", "odot", "neq", "leq", "geq", "approx", "pm", "mp"}
 SIZE_NAME = re.compile(r"[a-z][a-z0-9]*|[1-9][0-9]*")
+SHAPE = re.compile(r"((?<![A-Za-z0-9])[a-z0-9]+(?:\s*×\s*[a-z0-9]+)+(?![A-Za-z0-9]))")
 
 LAYOUT_TEXT = {
     "numerator": TeX(
@@ -210,7 +211,7 @@ def _sheet_context(doc: dict, layout: str, essentials: bool, name: str) -> dict:
         "layout_title": f"{layout} layout",
         "layout_text": LAYOUT_TEXT[layout], "vec_text": VEC_TEXT[layout],
         "errata_text": ERRATA_TEXT[essentials],
-        "shape_table": [{"title": c["title"], "shape": c[f"{layout}_shape"]}
+        "shape_table": [{"title": c["title"], "shape": _shape(c[f"{layout}_shape"])}
                         for c in doc["categories"]],
         "entries": _entries(doc, layout, essentials),
     }
@@ -229,7 +230,8 @@ def _entries(doc: dict, layout: str, essentials: bool) -> list[dict]:
         chosen = [r for r in records if r["category"] == cat["slug"] and _is_verified(r)
                   and (r.get("essential") or not essentials)]
         for i, record in enumerate(chosen):
-            heading = {"title": cat["title"], "shape": cat[f"{layout}_shape"], "intro": ""}
+            heading = {"title": cat["title"], "shape": _shape(cat[f"{layout}_shape"]),
+                       "intro": ""}
             entries.append(_entry(record, layout, essentials, heading if i == 0 else None))
     errata = [] if essentials else [r for r in records if _is_erratum(r)]
     for i, record in enumerate(errata):
@@ -338,6 +340,17 @@ def split_terms(latex: str) -> list[str]:
         i += 1
     terms.append(latex[start:].strip())
     return terms
+
+
+def _shape(text: str) -> TeX:
+    """A shape such as 'm × n' in math (italic sizes, a real times); other words escaped."""
+    out = []
+    for i, piece in enumerate(SHAPE.split(text)):
+        if i % 2:
+            out.append("$%s$" % r"\times ".join(re.split(r"\s*×\s*", piece)))
+        else:
+            out.append(escape(piece))
+    return TeX("".join(out))
 
 
 def _conditions(symbols: list[dict]) -> TeX:
