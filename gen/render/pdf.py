@@ -311,34 +311,57 @@ def _markdown(text: str) -> TeX:
 # ---------------------------------------------------------------- formulas and conditions
 
 def _chunks(lhs: str, rhs: str, relation: str = "=") -> list[TeX]:
-    """`lhs = rhs` as boxes that the line breaker may separate between top-level terms."""
-    terms = split_terms(check_math(rhs))
-    chunks = [TeX(f"{check_math(lhs)} {relation}{{}}")]
-    chunks += [TeX(t if i == 0 else "{}" + t) for i, t in enumerate(terms)]
+    """`lhs = rhs` as boxes that the line breaker may separate between top-level terms.
+
+    A term too wide for the column falls back (decided by TeX, which knows the widths) to
+    pieces split inside its \\left..\\right groups, closed with \\right. and reopened with
+    \\left.; only a piece that is still too wide is scaled down.
+    """
+    chunks = [TeX(r"\mdchunk{%s %s{}}" % (check_math(lhs), relation))]
+    for i, term in enumerate(split_terms(check_math(rhs))):
+        pieces = split_terms(term, deep=True)
+        if i:  # a term after the first starts with its operator: keep it binary
+            term, pieces[0] = "{}" + term, "{}" + pieces[0]
+        if len(pieces) == 1:
+            chunks.append(TeX(r"\mdchunk{%s}" % term))
+        else:
+            inner = r"\mdbreak".join(r"\mdchunk{%s}" % p for p in pieces)
+            chunks.append(TeX(r"\mdalt{%s}{%s}" % (term, inner)))
     return chunks
 
 
-def split_terms(latex: str) -> list[str]:
-    """Split math at top-level binary + and - (outside braces, \\left..\\right, environments)."""
-    terms, start, depth, i = [], 0, 0, 0
-    previous = ""
+def split_terms(latex: str, deep: bool = False) -> list[str]:
+    """Split math at binary + and - outside braces and environments.
+
+    Top level only by default; with `deep`, also inside \\left..\\right groups, each
+    piece closing the groups still open with \\right. and the next reopening them with
+    \\left. so every piece is valid TeX on its own.
+    """
+    terms, start, braces, parens, groups, i = [], 0, 0, 0, 0, 0
+    previous, reopen = "", ""
     while i < len(latex):
         c = latex[i]
         if c == "\\":
             word = re.match(r"\\([a-zA-Z]+|.)", latex[i:]).group(1)
-            depth += {"left": 1, "right": -1, "begin": 1, "end": -1}.get(word, 0)
+            groups += {"left": 1, "right": -1}.get(word, 0)
+            braces += {"begin": 1, "end": -1}.get(word, 0)
             i += len(word) + 1
+            if word in ("left", "right"):  # skip its delimiter: ( or \| or \lbrace
+                i += len(re.match(r"\s*(\\[a-zA-Z]+|\\.|.)?", latex[i:]).group(0))
             previous = word
             continue
-        depth += {"{": 1, "}": -1}.get(c, 0)
-        binary = previous not in NOT_BEFORE_BINARY
-        if c in "+-" and depth == 0 and binary and latex[start:i].strip():
-            terms.append(latex[start:i].strip())
+        braces += {"{": 1, "}": -1}.get(c, 0)
+        parens += {"(": 1, "[": 1, ")": -1, "]": -1}.get(c, 0)
+        at_level = braces == 0 and parens == 0 and (groups == 0 or deep)
+        if (c in "+-" and at_level and previous not in NOT_BEFORE_BINARY
+                and latex[start:i].strip()):
+            terms.append(reopen + latex[start:i].strip() + r"\right." * groups)
+            reopen = r"\left." * groups + "{}" if groups else ""
             start = i
         if not c.isspace():
             previous = c
         i += 1
-    terms.append(latex[start:].strip())
+    terms.append(reopen + latex[start:].strip())
     return terms
 
 
