@@ -1,0 +1,125 @@
+"""The built website in a real browser (Debian's chromium through playwright): math laid
+out, search, the site-wide layout switch, permalinks, the copy button, no JavaScript."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+
+pytest.importorskip("playwright")
+
+DENOMINATOR = "Denominator layout"
+COPY_BUTTON = 'button[data-md-type="copy"], button.md-clipboard'  # Material 9.8, older 9.x
+# Visible text of the article without code blocks and KaTeX's hidden MathML copy.
+VISIBLE_TEXT_JS = """() => {
+  const root = document.querySelector('article').cloneNode(true);
+  root.querySelectorAll('pre, code, .katex-mathml, .headerlink').forEach(e => e.remove());
+  return root.textContent;
+}"""
+CHECKED_TABS_JS = """() => [...document.querySelectorAll('.tabbed-set')].map(set => {
+  const inputs = [...set.querySelectorAll(':scope > input')];
+  return inputs.findIndex(i => i.checked);
+})"""
+
+
+def _open(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+
+
+def _assert_math_laid_out(page, minimum: int = 20) -> None:
+    assert page.locator(".katex-error").count() == 0
+    text = page.evaluate(VISIBLE_TEXT_JS)
+    assert "$" not in text and "\\frac" not in text and "@@MATH" not in text
+    sizes = page.evaluate("""() => [...document.querySelectorAll('.md-math, x-math')].map(
+        e => [e.querySelectorAll('.katex').length, e.querySelector('.katex-html') ?
+              e.querySelector('.katex-html').getBoundingClientRect().height : -1,
+              e.closest('.tabbed-block') ? 1 : 0])""")
+    assert len(sizes) >= minimum
+    assert all(count == 1 for count, _, _ in sizes)
+    # Formulas outside hidden tabs have a real height (fonts and layout applied).
+    assert all(height > 5 for _, height, in_tab in sizes if not in_tab)
+
+
+def test_every_formula_on_a_category_page_is_rendered(page, site_url):
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    _open(page, site_url + "scalar-by-matrix/")
+    _assert_math_laid_out(page)
+    assert requests and all(u.startswith(site_url) for u in requests), requests
+
+
+@pytest.mark.parametrize(("query", "anchor"), [
+    ("Log-determinant", "scalar-by-matrix/#log-det"),
+    ("Softmax Jacobian", "vector-by-vector/#softmax-jacobian"),
+    ("det", "scalar-by-matrix/#det"),
+    ("kron", "matrix-by-matrix/#kronecker-axb"),
+])
+def test_search_finds_identity_by_title_and_function(page, site_url, query, anchor):
+    _open(page, site_url)
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    box = page.locator("input.md-search__input")
+    box.press_sequentially(query, delay=40)
+    page.wait_for_load_state("networkidle")
+    links = page.locator(".md-search-result__link")
+    links.first.wait_for(timeout=10_000)
+    found = []
+    for i in range(links.count()):
+        url = urlsplit(links.nth(i).get_attribute("href"))
+        found.append(f"{url.path.lstrip('/')}#{url.fragment}")
+    assert anchor in found, found
+
+
+def test_one_click_switches_every_tab_set_and_persists(page, site_url):
+    _open(page, site_url + "scalar-by-matrix/")
+    assert set(page.evaluate(CHECKED_TABS_JS)) == {0}
+    page.locator(".tabbed-labels label", has_text=DENOMINATOR).first.click()
+    checked = page.evaluate(CHECKED_TABS_JS)
+    assert len(checked) >= 5 and set(checked) == {1}
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    assert set(page.evaluate(CHECKED_TABS_JS)) == {1}
+    page.locator(".md-nav__link", has_text="Vector by vector").first.click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/vector-by-vector/")
+    checked = page.evaluate(CHECKED_TABS_JS)
+    assert checked and set(checked) == {1}
+    visible = page.locator(".tabbed-block:visible .md-math").first
+    assert "= \\mathbf{A}^\\top" in visible.locator("annotation").text_content()
+
+
+def test_permalink_scrolls_its_identity_into_view(page, site_url):
+    _open(page, site_url + "scalar-by-matrix/#det-axb")
+    page.wait_for_timeout(300)
+    top = page.evaluate("document.getElementById('det-axb').getBoundingClientRect().top")
+    assert 0 <= top < 400
+    assert page.evaluate("window.scrollY") > 500
+
+
+def test_copy_button_yields_the_latex(context, site_url, sample_doc):
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url[:-1])
+    page = context.new_page()
+    _open(page, site_url + "scalar-by-matrix/#log-det")
+    form = next(r for r in sample_doc["identities"] if r["id"] == "log-det")["forms"]["numerator"]
+    expected = f"{form['lhs']} = {form['latex']}"
+    block = page.locator("#log-det ~ .tabbed-set").first.locator(".tabbed-block").first
+    code = block.locator("pre code")
+    assert code.inner_text().strip() == expected
+    code.hover()
+    block.locator(COPY_BUTTON).first.click()
+    page.wait_for_timeout(200)
+    assert page.evaluate("navigator.clipboard.readText()").strip() == expected
+
+
+def test_pages_work_without_javascript(browser, site_url):
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        _open(page, site_url + "scalar-by-matrix/")
+        _assert_math_laid_out(page)
+        assert page.locator(".katex").count() >= 20
+        _open(page, site_url + "matrix-by-matrix/")
+        _assert_math_laid_out(page, minimum=5)
+    finally:
+        context.close()
