@@ -26,6 +26,7 @@ from .errors import CODES, Problem
 from .evaluate import DomainError, Evaluator
 from .forms import Prepared, prepare
 from .load import Identity
+from .opinion import opinion
 from .schema import TRANSCENDENTAL
 from .shapes import arrange, integer_exponent
 
@@ -329,6 +330,8 @@ def verify_identity(ident: Identity) -> Verdict:
                   expected="more than two axes" if form.expected is None
                   else _show(form.expected))
     _check_values(prep, checkable, verdict)
+    if verdict.sizes:
+        verdict.sympy = opinion(prep, verdict.sizes[0], seed_of(ident))
     _quiet_derived(verdict)
     _conclude(prep, verdict)
     verdict.seconds = round(time.perf_counter() - started, 3)
