@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import gen.render.pdf as pdf_module
 from gen.render.pdf import build_pdfs, overfull_boxes, page_count, sheet_name, split_terms
 from gen.render.texescape import TeX, UnsafeMath, check_math, escape, url
 
@@ -233,3 +234,25 @@ def test_url_is_escaped_for_href():
     assert "{" not in url("https://x.org/{}\\")
     with pytest.raises(ValueError):
         url("javascript:alert(1)")
+
+
+@NEEDS_TEX
+def test_crowded_essentials_get_denser_and_still_fit(tmp_path):
+    """Too many essentials for the roomy setting: the sheet switches to four columns."""
+    doc = _doc()
+    essential = [r for r in doc["identities"] if r["essential"] and r["status"] == "verified"]
+    for copy_no in range(4):
+        for record in essential:
+            clone = json.loads(json.dumps(record))
+            clone["id"] = f"{record['id']}-copy{copy_no}"
+            doc["identities"].append(clone)
+    doc["identities"].sort(key=lambda r: [c["slug"] for c in doc["categories"]].index(
+        r["category"]))
+    env = pdf_module._environment()
+    tex = pdf_module._write_tex(env, doc, tmp_path, "numerator", True,
+                                pdf_module.DENSITIES[0])
+    pdf, _ = pdf_module._compile_sheet(env, doc, tex, "numerator", True)
+    assert _pages(pdf) <= 2
+    assert r"\begin{multicols}{4}" in tex.read_text()
+    text = _text(pdf)
+    assert all(f"{r['id']}-copy3" in text for r in essential)
