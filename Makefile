@@ -8,6 +8,8 @@ STAMP   := $(VENV)/.installed
 export MATDERIV_CACHE ?= $(CURDIR)/build/cache
 export NO_MKDOCS_2_WARNING := 1
 
+NODE_STAMP := node_modules/.installed
+
 .PHONY: build test lint verify bench deps-apt clean
 
 $(STAMP): pyproject.toml
@@ -16,12 +18,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
+# KaTeX for build-time math, pinned by package-lock.json.
+$(NODE_STAMP): package.json package-lock.json | deps-apt
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Debian packages (TeX Live for the PDFs, chromium for browser tests), installed when missing.
 deps-apt:
 	@missing=""; \
 	command -v latexmk >/dev/null || missing="$$missing texlive-latex-base texlive-latex-recommended latexmk"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
@@ -32,16 +40,16 @@ deps-apt:
 verify: $(STAMP)
 	$(BIN)/matderiv verify
 
-build: $(STAMP) deps-apt
+build: $(STAMP) deps-apt $(NODE_STAMP)
 	$(BIN)/matderiv build
 
 lint: $(STAMP)
 	$(BIN)/ruff check gen tests
 
-test: $(STAMP) deps-apt lint
+test: $(STAMP) deps-apt $(NODE_STAMP) lint
 	$(BIN)/pytest -n 2 -q
 
-bench: $(STAMP)
+bench: $(STAMP) deps-apt $(NODE_STAMP)
 	$(BIN)/python -m gen.bench
 
 clean:

@@ -1,0 +1,62 @@
+"""The benchmark (`make bench`): prints figures, asserts nothing.
+
+Seconds to verify the whole catalog cold (empty cache) and warm, the slowest
+identities, and the build time of the site and of the PDFs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .build import CATALOG, document
+from .load import load_all
+from .verify import verify_all
+
+
+def _verify(cache: Path, jobs: int):
+    os.environ["MATDERIV_CACHE"] = str(cache)
+    identities, _ = load_all([CATALOG])
+    started = time.perf_counter()
+    verdicts = verify_all(identities, jobs)
+    return identities, verdicts, time.perf_counter() - started
+
+
+def main() -> int:
+    jobs = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="matderiv-bench-") as tmp:
+        identities, verdicts, cold = _verify(Path(tmp), jobs)
+        _, _, warm = _verify(Path(tmp), jobs)
+        print(f"identities           {len(identities)}")
+        print(f"verify cold          {cold:6.1f} s  ({jobs} processes, empty cache)")
+        print(f"verify warm          {warm:6.1f} s  (every verdict cached)")
+        print("slowest identities (seconds, cold, one process each):")
+        for verdict in sorted(verdicts, key=lambda v: -v.seconds)[:10]:
+            print(f"  {verdict.seconds:6.2f}  {verdict.id}")
+        doc = document(identities, verdicts)
+        out = Path(tmp) / "out"
+        if "--no-render" not in sys.argv:
+            _render(doc, out)
+    return 0
+
+
+def _render(doc: dict, out: Path) -> None:
+    from .render.pdf import build_pdfs
+    from .render.site import build_site
+
+    started = time.perf_counter()
+    build_site(doc, out / "site")
+    print(f"site build           {time.perf_counter() - started:6.1f} s")
+    timings: dict = {}
+    started = time.perf_counter()
+    build_pdfs(doc, out / "pdf", timings)
+    print(f"PDF build (4 sheets) {time.perf_counter() - started:6.1f} s")
+    for name, seconds in sorted(timings.items()):
+        print(f"  {seconds:6.1f}  {name}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
