@@ -228,6 +228,7 @@ def _erratum_view(rec: dict, index: dict) -> dict:
     return {
         "link": _link(index, rid, "errata"),
         "id": rid,
+        "title": md_text(rec["title"]),
         "status": md_text(rec.get("status", "")),
         "sources": [md_text(s.get("label", s.get("ref", "?"))) for s in rec.get("sources", [])],
         "messages": [md_text(m) for m in (rec.get("verification") or {}).get("messages", [])],
@@ -269,15 +270,16 @@ def _topics(doc: dict) -> list:
             for tag in sorted(by_tag, key=str.casefold)]
 
 
-def _source_key(src: dict) -> tuple:
+def _source_key(src: dict, tables: dict) -> tuple:
     """Sort key and label for where in a source an identity comes from."""
+    table = str(src.get("table", ""))
+    rank = (tables.get(table, len(tables)), table)
     for key, word in (("eq", "eq."), ("page", "p."), ("section", "§")):
         if src.get(key) is not None:
-            return (str(src.get("table", "")), 0, _num(src[key]), f"{word} {src[key]}")
+            return (rank, 0, _num(src[key]), f"{word} {src[key]}")
     if src.get("row") is not None:
-        return (str(src.get("table", "")), 1, _num(src["row"]),
-                f"{src.get('table', '')} table, row {src['row']}")
-    return (str(src.get("table", "")), 2, 0, src.get("label", "cited"))
+        return (rank, 1, _num(src["row"]), f"{table} table, row {src['row']}")
+    return (rank, 2, 0, src.get("label", "cited"))
 
 
 def _num(value: object) -> float:
@@ -293,13 +295,13 @@ def _row_order(item: tuple) -> tuple:
 
 def _coverage(doc: dict) -> list:
     """Per reference: the equations/rows covered, each with the identities covering it."""
-    refs = []
+    refs, tables = [], {c["slug"]: i for i, c in enumerate(doc["categories"])}
     for key, ref in doc.get("references", {}).items():
         rows: dict[tuple, list] = {}
         for rec in doc["identities"]:
             for src in rec.get("sources", []):
                 if src.get("ref") == key:
-                    rows.setdefault(_source_key(src), []).append(rec)
+                    rows.setdefault(_source_key(src, tables), []).append(rec)
         url = ref.get("url") or ""
         refs.append({"key": key, "anchor": f"ref-{slug(key)}", "ref": ref,
                      "url": url if re.match(r"https?://", url) else None,

@@ -129,7 +129,7 @@ def test_card_shows_symbols_sources_badge_and_see_also(built_site):
 def test_errata_sources_and_topics_pages(built_site):
     errata = _html(built_site, "errata")
     assert 'href="../scalar-by-matrix/#det-axb-nonsquare"' in errata
-    assert "Corrected by" in errata and 'href="../scalar-by-matrix/#det-axb"' in errata
+    assert "Correct statement" in errata and 'href="../scalar-by-matrix/#det-axb"' in errata
     sources = _html(built_site, "sources")
     assert 'id="ref-cookbook"' in sources and "eq&#46; 57" in sources
     assert 'href="../scalar-by-matrix/#log-det"' in sources
