@@ -1,0 +1,89 @@
+"""The catalog itself: every identity verified (errata refuted), and the coverage promised."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from gen.build import CATALOG, document
+from gen.coverage import coverage, read_gaps
+from gen.load import load_all
+from gen.schema import CATEGORIES, TENSOR_CATEGORIES
+from gen.verify import problems_of, verify_all
+
+
+@pytest.fixture(scope="module")
+def verified():
+    identities, loose = load_all([CATALOG])
+    assert loose == []
+    verdicts = verify_all(identities, jobs=2)
+    return identities, verdicts
+
+
+@pytest.fixture(scope="module")
+def doc(verified):
+    return document(*verified)
+
+
+def test_every_identity_verifies_or_is_a_refuted_erratum(verified):
+    bad = [str(p) for i, v in zip(*verified) if v.status not in ("verified", "refuted")
+           for p in problems_of(i, v)]
+    assert bad == []
+    for ident, verdict in zip(*verified):
+        assert (verdict.status == "refuted") == (ident.status == "erratum"), ident.id
+
+
+def test_size_of_the_catalog(doc):
+    counts = Counter(r["category"] for r in doc["identities"] if r["status"] == "verified")
+    assert sum(counts.values()) >= 300
+    for slug in CATEGORIES:
+        assert counts[slug] >= 10, slug
+
+
+def test_tensor_identities_have_a_differential_and_mostly_a_vec_form(doc):
+    tensor = [r for r in doc["identities"] if r["category"] in TENSOR_CATEGORIES]
+    assert all(r["forms"]["differential"] for r in tensor)
+    with_vec = sum(1 for r in tensor if r["forms"]["vec"])
+    assert with_vec >= 0.75 * len(tensor)
+
+
+def test_two_dimensional_identities_show_both_layouts(doc):
+    for r in doc["identities"]:
+        if r["category"] not in TENSOR_CATEGORIES and not r["erratum"]:
+            assert r["forms"]["numerator"] and r["forms"]["denominator"], r["id"]
+
+
+def test_coverage_of_the_references(doc):
+    cov = coverage(doc["identities"], read_gaps(CATALOG / "gaps.yaml"))
+    assert len(cov["wikipedia"]["covered"]) >= 95
+    assert len(cov["cookbook"]["covered"]) >= 90
+    listed = set(cov["wikipedia"]["covered"]) | set(cov["wikipedia"]["gaps"])
+    assert len(listed) + len(cov["wikipedia"]["missing"]) == cov["wikipedia"]["total"]
+
+
+def test_errata_point_at_verified_corrections(doc):
+    by_id = {r["id"]: r for r in doc["identities"]}
+    errata = [r for r in doc["identities"] if r["erratum"]]
+    assert len(errata) >= 3
+    for r in errata:
+        assert r["status"] == "refuted"
+        assert by_id[r["corrected_by"]]["status"] == "verified", r["id"]
+
+
+def test_essential_set_is_a_wall_sheet(doc):
+    essential = [r for r in doc["identities"] if r["essential"]]
+    assert 25 <= len(essential) <= 60
+
+
+def test_every_source_names_a_known_reference(doc):
+    refs = set(doc["references"])
+    for r in doc["identities"]:
+        for s in r["sources"]:
+            assert s["ref"] in refs, (r["id"], s)
+
+
+def test_see_also_targets_exist(doc):
+    ids = {r["id"] for r in doc["identities"]}
+    for r in doc["identities"]:
+        assert set(r["see_also"]) <= ids, r["id"]

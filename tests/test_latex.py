@@ -1,0 +1,67 @@
+"""The LaTeX printer: notation, precedence, and nothing but math commands."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gen.forms import prepare
+from gen.latex import Printer, symbol
+from gen.load import Identity
+from gen.shapes import ShapeEnv, infer
+
+
+def _ident(of, symbols, wrt="X", **derivative):
+    return Identity(id="t", title="t", symbols=symbols, of=of, wrt=wrt,
+                    derivative=derivative, differential=None, tags=[], sources=[],
+                    notes=None, see_also=[], status=None, corrected_by=None, file="t.yaml",
+                    line=1)
+
+
+def _tex(of, symbols, wrt="X"):
+    prep = prepare(_ident(of, symbols, wrt, numerator="0"))
+    prep.problems = [p for p in prep.problems if p.code != "E109"]  # forms do not matter here
+    assert not prep.invalid, prep.problems
+    env = ShapeEnv(prep.decls, wrt)
+    return Printer(prep.decls, lambda n: infer(n, env))(prep.of)
+
+
+@pytest.mark.parametrize("name,kind,expected", [
+    ("x", "vector", r"\mathbf{x}"), ("X", "matrix", r"\mathbf{X}"), ("a", "scalar", "a"),
+    ("Sigma", "matrix", r"\boldsymbol{\Sigma}"), ("mu", "vector", r"\boldsymbol{\mu}"),
+    ("x1", "vector", r"\mathbf{x}_{1}"), ("lam", "scalar", r"\lambda"),
+])
+def test_symbols(name, kind, expected):
+    assert symbol(name, kind) == expected
+
+
+def test_transpose_inverse_and_functions():
+    tex = _tex("tr(A*inv(X).T) + log(det(X))", {"X": "matrix n n", "A": "matrix n n"})
+    assert tex == (r"\operatorname{tr}\left(\mathbf{A} \mathbf{X}^{-\top}\right) + "
+                   r"\log\left(\det\left(\mathbf{X}\right)\right)")
+
+
+def test_kronecker_inside_a_product_is_parenthesised():
+    tex = _tex("kron(A, X)*kron(A, X)", {"X": "matrix n n", "A": "matrix n n"})
+    assert tex.startswith(r"\left(\mathbf{A} \otimes \mathbf{X}\right) \left(")
+
+
+def test_negative_right_factor_is_parenthesised():
+    tex = _tex("A*(-X)", {"X": "matrix n n", "A": "matrix n n"})
+    assert tex == r"\mathbf{A} \left(-\mathbf{X}\right)"
+
+
+def test_sum_inside_product_and_norms():
+    tex = _tex("norm(X - A)**2", {"X": "matrix m n", "A": "matrix m n"})
+    assert tex == r"\left\lVert \mathbf{X} - \mathbf{A} \right\rVert_F^{2}"
+    tex = _tex("norm(x)", {"x": "vector n"}, wrt="x")
+    assert tex == r"\left\lVert \mathbf{x} \right\rVert"
+
+
+def test_only_whitelisted_commands():
+    tex = _tex("softmax(x).T*diag(exp(x))*ones(n) + sigmoid(x).T*x/sqrt(x.T*x)",
+               {"x": "vector n"}, wrt="x")
+    commands = set(re.findall(r"\\[A-Za-z]+", tex))
+    assert commands <= {r"\operatorname", r"\mathbf", r"\left", r"\right", r"\exp",
+                        r"\sigma", r"\frac", r"\sqrt", r"\top"}
