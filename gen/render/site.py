@@ -45,16 +45,35 @@ class SiteBuildError(RuntimeError):
 
 def md_text(value: object) -> Markup:
     """Untrusted text as inert Markdown (one line): specials become entities."""
-    text = " ".join(str(value).split())
+    return _inert(" ".join(str(value).split()))
+
+
+def _inert(text: str) -> Markup:
     return Markup("".join(f"&#{ord(c)};" if c in _MD_SPECIAL else c for c in text))
 
 
-def md_paragraphs(value: str | None) -> Markup:
-    """Untrusted multi-line prose: paragraphs kept, everything else inert."""
+def md_paragraphs(value: str | None, index: dict | None = None) -> Markup:
+    """Untrusted prose: paragraphs and `code spans` kept (a span naming an identity id
+    links to it), everything else inert."""
     if not value:
         return Markup("")
     paras = [p for p in re.split(r"\n\s*\n", value) if p.strip()]
-    return Markup("\n\n").join(md_text(p) for p in paras)
+    return Markup("\n\n").join(_prose(" ".join(p.split()), index or {}) for p in paras)
+
+
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+
+
+def _prose(text: str, index: dict) -> Markup:
+    out, pos = [], 0
+    for m in _CODE_SPAN.finditer(text):
+        out.append(_inert(text[pos:m.start()]))
+        code, rec = m.group(2).strip(), index.get(m.group(2).strip())
+        out.append(Markup(f"[{md_code(code)}]({rec['category']}.md#{rec['id']})") if rec
+                   else md_code(code))
+        pos = m.end()
+    out.append(_inert(text[pos:]))
+    return Markup("").join(out)
 
 
 def md_code(value: str) -> Markup:
@@ -136,15 +155,20 @@ def _layout_tabs(rec: dict, math: MathTable) -> list | None:
 
 
 def _sizes_text(sizes: list) -> str:
-    return "; ".join(", ".join(f"{k} = {v}" for k, v in s.items()) for s in sizes) or "none"
+    """`n = 2, m = 3; n = 3, m = 2`, or a plain word when nothing has a size."""
+    named = [", ".join(f"{k} = {v}" for k, v in s.items()) for s in sizes if s]
+    if named:
+        return "at sizes " + "; ".join(named)
+    return f"at {len(sizes)} assignments (all symbols scalar)" if sizes else "no sizes recorded"
 
 
 def _sympy_text(sympy: dict | None) -> str:
-    agrees = (sympy or {}).get("agrees")
-    word = {True: "agrees", False: "disagrees or has no closed form",
-            None: "not compared"}.get(agrees, "not compared")
-    note = (sympy or {}).get("note")
-    return f"{word} ({note})" if note else word
+    """What SymPy's own matrix calculus said: its note when it gave one, else a word."""
+    sympy = sympy or {}
+    if sympy.get("note"):
+        return str(sympy["note"])
+    return {True: "agrees", False: "disagrees or has no closed form"}.get(
+        sympy.get("agrees"), "not compared")
 
 
 _STATUS_ADMONITION = {
@@ -163,8 +187,7 @@ def _verification_view(rec: dict) -> dict:
     err = ver.get("max_error")
     lines = [
         ("Forms checked", ", ".join(ver.get("forms_checked", [])) or "none"),
-        ("Exact check", f"{ver.get('exact', 'not run')}, "
-                        f"at sizes {_sizes_text(ver.get('sizes', []))}"),
+        ("Exact check", f"{ver.get('exact', 'not run')}, {_sizes_text(ver.get('sizes', []))}"),
         ("Numeric check", f"{ver.get('points', 0)} random points, largest relative error "
                           + (f"{err:.1e}" if isinstance(err, int | float) else "n/a")),
         ("SymPy's own derivative", _sympy_text(ver.get("sympy"))),
@@ -211,8 +234,9 @@ def card_view(rec: dict, index: dict, math: MathTable) -> dict:
         "extra_vec": None if rec.get("tensor") else _tabs(rec, VEC_KEYS, math),
         "sources": [_source_link(s) for s in rec.get("sources", [])],
         "tags": [Markup(f"[{md_text(t)}](topics.md#tag-{slug(t)})") for t in rec.get("tags", [])],
-        "notes": md_paragraphs(rec.get("notes")),
+        "notes": md_paragraphs(rec.get("notes"), index),
         "erratum": bool(rec.get("erratum")),
+        "essential": bool(rec.get("essential")),
         "corrected_by": _link(index, rec["corrected_by"], f"identity '{rid}' corrected_by")
         if rec.get("corrected_by") else None,
         "see_also": [_link(index, s, f"identity '{rid}' see_also")

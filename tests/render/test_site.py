@@ -122,6 +122,7 @@ def test_card_shows_symbols_sources_badge_and_see_also(built_site):
     assert "6 random points, largest relative error 3&#46;1e&#45;12" in card
     assert "SymPy 1&#46;14&#46;0, on 2026&#45;11&#45;22" in card
     assert 'href="./#det"' in card
+    assert '<a href="./#det"><code>det</code></a>' in card  # an id in the notes links
     code = re.sub(r"<[^>]+>", "", card.split('language-latex', 2)[2])
     assert "\\mathbf{X}^{-\\top}" in code
 
