@@ -55,6 +55,8 @@ def test_every_formula_on_a_category_page_is_rendered(page, site_url):
     ("Softmax Jacobian", "vector-by-vector/#softmax-jacobian"),
     ("det", "scalar-by-matrix/#det"),
     ("kron", "matrix-by-matrix/#kronecker-axb"),
+    ("softmax", "vector-by-vector/#softmax-jacobian"),
+    ("det-axb", "scalar-by-matrix/#det-axb"),
 ])
 def test_search_finds_identity_by_title_and_function(page, site_url, query, anchor):
     _open(page, site_url)
