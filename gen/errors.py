@@ -54,6 +54,8 @@ CODES: dict[str, str] = {
     "E404": "no point in the domain of the expressions found at sizes {sizes}: {detail}",
     "E405": "erratum: every given form holds, so the published claim is not refuted",
     "E406": "{form}: the shapes inside the published form do not fit: {detail}",
+    "E407": "{form}: is not linear in {d} (right along each entry, wrong along a "
+    "combination)",
 }
 
 INVALID_PREFIXES = ("E1", "E2", "E3")
