@@ -42,9 +42,14 @@ def identity(id: str, symbols: dict, of: str, wrt: str, derivative: dict | None 
     return item
 
 
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data):  # the loader refuses anchors and aliases (E113)
+        return True
+
+
 def dump(*items: dict) -> str:
-    return yaml.safe_dump({"identities": list(items)}, sort_keys=False, width=10**9,
-                          allow_unicode=True)
+    return yaml.dump({"identities": list(items)}, Dumper=_NoAliases, sort_keys=False,
+                     width=10**9, allow_unicode=True)
 
 
 def write(folder: Path, content: str | dict, name: str = "ids.yaml") -> Path:
