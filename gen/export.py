@@ -15,6 +15,7 @@ from .forms import Prepared, prepare
 from .latex import Printer, lhs
 from .schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
 from .shapes import ONE, ShapeEnv, infer, layout_shape, show
+from .snippet import snippet
 
 KIND_WORDS = {"scalar": "a scalar", "vector": "a vector", "matrix": "a matrix"}
 FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
@@ -93,6 +94,7 @@ def record(prep: Prepared, verdict, release: dict, references: dict) -> dict:
         "notes": ident.notes, "see_also": ident.see_also,
         "permalink": f"{release['site_url']}{prep.category}/#{ident.id}",
         "verification": verification_info(verdict, release),
+        "snippet": snippet(prep),
     }
 
 

@@ -1,0 +1,510 @@
+""""Check it yourself": for every identity, a short self-contained NumPy program that
+re-checks it numerically at a random point, so a reader can rerun the check without
+installing matderiv.
+
+The program is generated from the checked parse trees (never from catalog text: every
+name in it is a validated symbol, size or function name, and every operation comes from
+a node type). It draws a point honouring the declared properties at the first size
+assignment the verifier uses, differentiates `f` by fourth-order central differences,
+lays the derivative out by the format's layout rule and compares every form (given and
+derived) to a relative tolerance of 1e-6. It prints "ok" and exits 0, or raises
+AssertionError naming the form. For an erratum the program shows that the published
+formula is false: it prints what differs and then "ok", and raises AssertionError if
+the published formula held after all.
+
+Symbols that depend on the variable (`U: matrix m n of t`) stand in as random nonlinear
+functions with a known derivative at the point, generic functions (`g: function`) as
+g(a) = c0 + c1 a + c2 sin(c3 a + c4) with random coefficients, as in the verifier.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import zlib
+
+import sympy
+
+from . import expr as E
+from . import shapes as S
+from .errors import CatalogError
+from .forms import Prepared
+
+TOLERANCE = 1e-6
+FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
+FORM_LABELS = {"numerator": "numerator layout", "denominator": "denominator layout",
+               "differential": "differential", "vec": "vec (Magnus-Neudecker)",
+               "vec_denominator": "vec, denominator layout"}
+
+# Names the program defines itself; a symbol or size spelled like one gets a trailing "_".
+# (Catalog names never contain "_", so every name with one is free for the program.)
+_OWN = {"np", "rng", "f"}
+RESERVED = _OWN | set(dir(builtins)) | set(keyword.kwlist)
+
+_HELPERS = {
+    "tr": "def tr(M):\n    return np.array([[np.trace(M)]])",
+    "det": "def det(M):\n    return np.array([[np.linalg.det(M)]])",
+    "inv": "inv = np.linalg.inv",
+    "log": "log = np.log",
+    "exp": "exp = np.exp  # elementwise, not the matrix exponential",
+    "sqrt": "sqrt = np.sqrt",
+    "abs": "abs = np.abs",
+    "sin": "sin = np.sin",
+    "cos": "cos = np.cos",
+    "tanh": "tanh = np.tanh",
+    "sigmoid": "def sigmoid(a):\n    return 1 / (1 + np.exp(-a))",
+    "softmax": "def softmax(a):\n    e = np.exp(a - a.max())\n    return e / e.sum()",
+    "norm": "def norm(a):  # 2-norm of a vector, Frobenius norm of a matrix\n"
+            "    return np.array([[np.linalg.norm(a)]])",
+    "kron": "kron = np.kron",
+    "hadamard": "def hadamard(a, b):\n    return a * b",
+    "diag": "def diag(a):  # vector -> diagonal matrix; square matrix -> column of its "
+            "diagonal\n    return np.diag(a[:, 0]) if a.shape[1] == 1 else "
+            "np.diag(a).reshape(-1, 1)",
+    "vec": "def vec(a):  # stack the columns\n    return a.reshape(-1, 1, order=\"F\")",
+}
+
+_DRAW_HELPERS = {
+    "random_spd": "def random_spd(n):  # symmetric positive definite\n"
+                  "    M = rng.standard_normal((n, n))\n"
+                  "    return M @ M.T / n + 0.5 * np.eye(n)",
+    "random_orthogonal": "def random_orthogonal(n):\n"
+                         "    Q, R = np.linalg.qr(rng.standard_normal((n, n)))\n"
+                         "    return Q * np.sign(np.diag(R))",
+    "random_symmetric": "def random_symmetric(n):\n"
+                        "    M = rng.standard_normal((n, n))\n"
+                        "    return (M + M.T) / 2",
+    "random_skew": "def random_skew(n):  # skew-symmetric\n"
+                   "    M = rng.standard_normal((n, n))\n"
+                   "    return (M - M.T) / 2",
+    "random_diagonal": "def random_diagonal(n):\n"
+                       "    return np.diag(rng.choice([-1.0, 1.0], n) * rng.uniform(0.5, 2.0, n))",
+}
+
+_LAYOUT = '''\
+def jacobian(f, X, h=1e-4):
+    """D[i, j, k, l] = d f(X)[i, j] / d X[k, l], by fourth-order central differences."""
+    Y = f(X)
+    D = np.zeros(Y.shape + X.shape)
+    for k, l in np.ndindex(*X.shape):
+        step = h * max(1.0, abs(X[k, l]))
+        E = np.zeros(X.shape)
+        E[k, l] = step
+        D[:, :, k, l] = (8 * (f(X + E) - f(X - E)) - f(X + 2 * E) + f(X - 2 * E)) / (12 * step)
+    return D
+
+
+def numerator(D, shape):
+    """Numerator layout: the axes of Y, then the axes of X reversed (length-one axes of a
+    vector's or a scalar's shape dropped). The denominator layout is its transpose."""
+    return D.transpose(0, 1, 3, 2).reshape(shape)
+
+
+def vec_jacobian(D):
+    """d vec(Y) / d vec(X)^T, vec stacking the columns."""
+    r, c, p, q = D.shape
+    return D.transpose(1, 0, 3, 2).reshape(r * c, p * q)
+
+
+def defined(f, X):
+    """f(X) is finite, with no division by zero, overflow or invalid operation."""
+    with np.errstate(divide="raise", invalid="raise", over="raise"):
+        try:
+            return bool(np.all(np.isfinite(f(X))))
+        except (FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError):
+            return False
+'''
+
+_CHECK = '''\
+def check(name, value, expected):
+    value = np.full((1, 1), value) if np.ndim(value) == 0 else value  # a number is 1 x 1
+    assert value.shape == expected.shape, f"{name}: shape {value.shape}, not {expected.shape}"
+    error = np.max(np.abs(value - expected)) / max(1.0, np.max(np.abs(expected)))
+    assert error < TOLERANCE, f"{name}: relative error {error:.1e}"
+'''
+
+_HOLDS = '''\
+def holds(name, form, expected):
+    """Does the published form agree with the derivative? Prints what differs."""
+    try:
+        value = form()
+    except ValueError as exc:  # the shapes do not fit: the formula is not even defined
+        print(f"{name}: not defined ({exc})")
+        return False
+    value = np.full((1, 1), value) if np.ndim(value) == 0 else value
+    if value.shape != expected.shape:
+        print(f"{name}: shape {value.shape}, but its layout has shape {expected.shape}")
+        return False
+    error = np.max(np.abs(value - expected)) / max(1.0, np.max(np.abs(expected)))
+    print(f"{name}: relative error {error:.1e}")
+    return error < TOLERANCE
+'''
+
+
+def _clean(text) -> str:
+    """Catalog text for a comment: one line, no control characters."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+
+
+class _Names:
+    def __init__(self, prep: Prepared):
+        self.map = {}
+        sizes = {s for d in prep.decls.values() for s in d.size_names}
+        for name in [*prep.decls, *sizes]:
+            self.map[name] = name + "_" if name in RESERVED or name in _HELPERS else name
+
+    def __call__(self, name: str) -> str:
+        return self.map[name]
+
+    def diff(self, name: str) -> str:
+        text = "d" + name
+        return text + "_" if text in RESERVED or text in _HELPERS else text
+
+    def dim(self, dim) -> str:
+        """A SymPy size expression as Python code."""
+        dim = sympy.sympify(dim)
+        swap = {s: sympy.Symbol(self.map.get(str(s), str(s))) for s in dim.free_symbols}
+        return str(dim.xreplace(swap))
+
+    def dims(self, dims) -> str:
+        """A shape tuple of SymPy size expressions as Python code."""
+        return "(" + ", ".join(self.dim(d) for d in dims) + ")"
+
+
+class _Code:
+    """One expression tree -> NumPy source text (values are 2-D arrays)."""
+
+    def __init__(self, prep: Prepared, names: _Names, layout: str | None, need: set):
+        self.prep = prep
+        self.names = names
+        self.layout = layout
+        self.need = need
+        self.env = S.ShapeEnv(prep.decls, prep.identity.wrt, layout)
+
+    def shape(self, node):
+        try:
+            return S.infer(node, self.env)
+        except (CatalogError, KeyError, TypeError, AttributeError):
+            return None  # an erratum's published form whose shapes do not fit
+
+    def scalar(self, node) -> bool:
+        shape = self.shape(node)
+        return shape is not None and S.is_scalar(shape)
+
+    def __call__(self, node, outer: int = 0) -> str:
+        text, prec = self._node(node)
+        return f"({text})" if prec < outer else text
+
+    def _node(self, node):  # (text, precedence): + - 1, * @ / 2, unary 3, ** 4, atom 5
+        if isinstance(node, E.Num):
+            v = node.value
+            return (str(v.numerator) if v.denominator == 1 else repr(float(v))), 5
+        if isinstance(node, E.Sym | E.Size):
+            return self.names(node.name), 5
+        if isinstance(node, E.Differential):
+            return self.names.diff(node.name), 5
+        if isinstance(node, E.DiffOf):
+            return self._diff_of(node), 5
+        if isinstance(node, E.Neg):
+            return "-" + self(node.arg, 3), 3
+        if isinstance(node, E.Transpose):
+            return self(node.arg, 5) + ".T", 5
+        if isinstance(node, E.Apply):
+            head = self.names(node.fn) + ("_prime" if node.order else "")
+            return f"{head}({self(node.arg)})", 5
+        if isinstance(node, E.Call):
+            return self._call(node), 5
+        if isinstance(node, E.Bin):
+            return self._bin(node)
+        raise TypeError(type(node).__name__)
+
+    def _bin(self, node):
+        op = node.op
+        if op == "**":
+            k = S.integer_exponent(node.right)
+            if not self.scalar(node.left) and self.shape(node.left) is not None and k is not None:
+                return f"np.linalg.matrix_power({self(node.left)}, {k})", 5
+            return f"{self(node.left, 5)} ** {self(node.right, 4)}", 4
+        prec = 1 if op in "+-" else 2
+        if op == "*":
+            op = "*" if self.scalar(node.left) or self.scalar(node.right) else "@"
+        right = prec + 1 if op in ("-", "/", "*", "@") else prec
+        return f"{self(node.left, prec)} {op} {self(node.right, right)}", prec
+
+    def _call(self, node) -> str:
+        fn, args = node.fn, node.args
+        if fn == "eye":
+            return f"np.eye({self(args[0])})"
+        if fn in ("ones", "zeros"):
+            dims = [self(a) for a in args] + (["1"] if len(args) == 1 else [])
+            return f"np.{fn}(({', '.join(dims)}))"
+        self.need.add(fn)
+        return f"{fn}({', '.join(self(a) for a in args)})"
+
+    def _diff_of(self, node) -> str:
+        prep = self.prep
+        array = self.names(node.name) + "_D"
+        if self.layout in ("vec", "vec_denominator"):
+            return f"vec_jacobian({array})" + (".T" if self.layout == "vec_denominator" else "")
+        shape = S.layout_shape(prep.decls[node.name].shape, prep.decls[node.wrt].shape,
+                               "numerator")
+        text = f"numerator({array}, {self.names.dims(shape)})"
+        return text + ".T" if self.layout == "denominator" else text
+
+
+def _draw(decl, names: _Names, need: set) -> str:
+    """Source text drawing a random value honouring the declared properties."""
+    rows = decl.shape[0]
+    dims = names.dims(decl.shape)
+    props = decl.props
+    if decl.kind == "scalar":
+        if "positive" in props:
+            return "np.array([[rng.uniform(0.5, 2.0)]])"
+        return "np.array([[rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)]])"
+    if "positive" in props:
+        return f"rng.uniform(0.5, 2.0, {dims})"
+    if "nonzero" in props:
+        return f"rng.choice([-1.0, 1.0], {dims}) * rng.uniform(0.5, 2.0, {dims})"
+    n = names.dim(rows)
+    for prop, helper in (("positive-definite", "random_spd"), ("orthogonal", "random_orthogonal"),
+                         ("symmetric", "random_symmetric"), ("skew-symmetric", "random_skew"),
+                         ("diagonal", "random_diagonal")):
+        if prop in props:
+            need.add(helper)
+            return f"{helper}({n})"
+    return f"rng.standard_normal({dims})"
+
+
+def _structured(decl, text: str, names: _Names) -> str:
+    """Slopes of a dependent symbol keep its structure (symmetric, diagonal...)."""
+    props = decl.props
+    if props & {"symmetric", "positive-definite"}:
+        return f"symmetrize({text})"
+    if "skew-symmetric" in props:
+        return f"skew({text})"
+    if "diagonal" in props:
+        return f"{text} * np.eye({names.dim(decl.shape[0])})"
+    return text
+
+
+def _square(decl) -> bool:
+    rows, cols = decl.shape
+    return decl.kind == "matrix" and rows == cols and rows != S.ONE
+
+
+def _given_trees(prep: Prepared) -> dict:
+    """An erratum's published forms, also those whose shapes do not fit (not in prep.forms)."""
+    ident = prep.identity
+    trees = {name: form.tree for name, form in prep.forms.items()}
+    texts = dict(ident.derivative)
+    if ident.differential is not None:
+        texts["differential"] = ident.differential
+    for name, text in texts.items():
+        if name in trees:
+            continue
+        try:
+            trees[name] = E.parse(text, _context(prep, name))
+        except CatalogError:
+            continue
+    return trees
+
+
+def _context(prep: Prepared, name: str) -> E.Context:
+    decls = prep.decls
+    return E.Context(
+        symbols=frozenset(n for n, d in decls.items() if d.kind != "function"),
+        functions=frozenset(n for n, d in decls.items() if d.kind == "function"),
+        sizes=frozenset(s for d in decls.values() for s in d.size_names),
+        wrt=prep.identity.wrt,
+        dependent=frozenset(n for n, d in decls.items() if d.depends_on),
+        differentials=name == "differential", diffs=name != "differential", where=name)
+
+
+def _erratum_sizes(prep: Prepared, assignments: list[dict]) -> dict:
+    """The first size assignment at which the verifier sees the published formula fail."""
+    from .evaluate import DomainError
+    from .verify import NUMERIC_TOLERANCE, numeric_check, seed_of
+
+    forms = [f for f in prep.forms.values() if f.shape_ok]
+    if prep.refutations or len(forms) < len(prep.forms) or not forms:
+        return assignments[0]
+    for index, sizes in enumerate(assignments):
+        try:
+            errors, _ = numeric_check(prep, forms, sizes, seed_of(prep.identity) + 100 + index)
+        except DomainError:
+            continue
+        if max(errors.values()) > NUMERIC_TOLERANCE:
+            return sizes
+    return assignments[0]
+
+
+def snippet(prep: Prepared) -> str | None:
+    """The NumPy program re-checking one prepared identity; None if it cannot be written."""
+    from .verify import size_assignments
+
+    if prep.invalid or prep.of is None:
+        return None
+    ident = prep.identity
+    erratum = ident.status == "erratum"
+    assignments = size_assignments(prep)
+    sizes = _erratum_sizes(prep, assignments) if erratum else assignments[0]
+    names = _Names(prep)
+    need: set = set()
+    wrt = prep.decls[ident.wrt]
+    X = names(ident.wrt)
+    dependents = [d for d in prep.decls.values() if d.depends_on]
+    functions = [d for d in prep.decls.values() if d.kind == "function"]
+    arrays = [d for d in prep.decls.values() if d.kind != "function" and not d.depends_on
+              and d.name != ident.wrt]
+
+    trees = _given_trees(prep) if erratum else {n: f.tree for n, f in prep.forms.items()}
+    checks = []  # (label, code, expected code)
+    for name in FORM_ORDER:
+        if name not in trees:
+            continue
+        form = prep.forms.get(name)
+        if form is not None and form.expected is None:
+            continue
+        tree = trees[name]
+        code = _Code(prep, names, None if name == "differential" else name, need)
+        expected = _expected(prep, names, name)
+        if expected is None:
+            continue
+        if _is_zero(tree):
+            text = f"np.zeros({expected[1]})"
+        else:
+            text = code(tree)
+        label = FORM_LABELS[name] + ("" if form is None or form.given else " (derived)")
+        checks.append((label, text, expected[0]))
+    of_code = _Code(prep, names, None, need)(prep.of)
+
+    out = [f"# Check it yourself: {_clean(ident.id)}, {_clean(ident.title)}",
+           f"# d({_clean(ident.of)}) / d{_clean(ident.wrt)}, checked numerically at a random "
+           "point."]
+    if erratum:
+        out.append("# This is an ERRATUM: the published formula is false, and this program "
+                   "shows it.")
+    out += ["# Needs only NumPy. Every value is a 2-D array: a scalar is 1 x 1, a vector a "
+            "column.", "import numpy as np", "",
+            f"rng = np.random.default_rng({zlib.crc32(ident.id.encode())})"
+            "  # another seed checks another point",
+            f"TOLERANCE = {TOLERANCE}"]
+    if sizes:
+        out.append(f"{', '.join(names(k) for k in sizes)} = "
+                   f"{', '.join(str(v) for v in sizes.values())}  # sizes")
+    lines_f = [f"def f({X}):", f'    """The expression differentiated: {_clean(ident.of)}"""']
+    lines_f += [f"    {names(d.name)} = {names(d.name)}_of({X})" for d in dependents]
+    lines_f.append(f"    return {of_code}")
+
+    helpers = [_HELPERS[h] for h in _HELPERS if h in need]
+    blocks = []
+    if any(not h.startswith("def ") for h in helpers):
+        blocks.append("\n".join(h for h in helpers if not h.startswith("def ")))
+    blocks += [h for h in helpers if h.startswith("def ")]
+    for decl in functions:
+        g = names(decl.name)
+        blocks.append(
+            f"# {decl.name} is an unknown smooth function, applied elementwise; a random "
+            "stand-in:\n"
+            f"{g}_c = rng.choice([-1.0, 1.0], 5) * rng.uniform(0.5, 1.5, 5)\n\n\n"
+            f"def {g}(a):\n"
+            f"    c = {g}_c\n    return c[0] + c[1] * a + c[2] * np.sin(c[3] * a + c[4])\n\n\n"
+            f"def {g}_prime(a):  # its derivative\n"
+            f"    c = {g}_c\n    return c[1] + c[2] * c[3] * np.cos(c[3] * a + c[4])")
+    for decl in dependents:
+        u = names(decl.name)
+        blocks.append(
+            f"def {u}_of({X}):  # {decl.name} is an unknown smooth function of {ident.wrt}: "
+            "a random\n"
+            f"    # nonlinear stand-in, {u}_0 at the point, with slope {u}_slope[k] along the "
+            f"k-th entry of {ident.wrt}\n"
+            f"    d = ({X} - {X}_0).reshape(-1)\n"
+            f"    return {u}_0 + np.tensordot(d, {u}_slope, axes=1) "
+            f"+ np.tensordot(d * d, {u}_bend, axes=1)")
+    blocks.append("\n".join(lines_f))
+
+    draw = [f"    {X} = {_draw(wrt, names, need)}"]
+    if dependents:
+        draw.append(f"    {X}_0 = {X}")
+    for decl in arrays:
+        draw.append(f"    {names(decl.name)} = {_draw(decl, names, need)}")
+    structure = False
+    for decl in dependents:
+        u = names(decl.name)
+        batch = f"({X}.size, *{u}_0.shape)"
+        slope = _structured(decl, f"rng.standard_normal({batch})", names)
+        bend = _structured(decl, f"0.3 * rng.standard_normal({batch})", names)
+        structure |= slope != f"rng.standard_normal({batch})"
+        draw += [f"    {u}_0 = {_draw(decl, names, need)}",
+                 f"    {u}_slope = {slope}", f"    {u}_bend = {bend}"]
+    square = [names(d.name) for d in [wrt, *arrays] if _square(d)]
+    square += [names(d.name) + "_0" for d in dependents if _square(d)]
+    test = f"defined(f, {X})"
+    if square:
+        test = f"max(np.linalg.cond(M) for M in ({', '.join(square)},)) < 100 and " + test
+    draw.append(f"    if {test}:")
+    draw.append("        break")
+    draw_helpers = [_DRAW_HELPERS[h] for h in _DRAW_HELPERS if h in need]
+    if structure:
+        draw_helpers.append("def symmetrize(S):\n    return (S + S.transpose(0, 2, 1)) / 2\n\n\n"
+                            "def skew(S):\n    return (S - S.transpose(0, 2, 1)) / 2")
+    blocks = draw_helpers + blocks
+    blocks.append(_LAYOUT.rstrip("\n"))
+    blocks.append(_HOLDS.rstrip("\n") if erratum else _CHECK.rstrip("\n"))
+
+    main = ["while True:  # a random point honouring the declared properties, where f is "
+            "defined", *draw]
+    for decl in dependents:
+        u = names(decl.name)
+        main += [f"{u} = {u}_of({X})",
+                 f"{u}_D = {u}_slope.transpose(1, 2, 0).reshape({u}.shape + {X}.shape)"
+                 f"  # d{u}[i, j] / d{X}[k, l]"]
+    main.append(f"f_D = jacobian(f, {X})  # f_D[i, j, k, l] = d f({X})[i, j] / d {X}[k, l]")
+    if any(name == "differential" for name in trees):
+        main.append(f"{names.diff(ident.wrt)} = rng.standard_normal({X}.shape)"
+                    "  # a random direction")
+        for decl in dependents:
+            u = names(decl.name)
+            main.append(f"{names.diff(decl.name)} = np.tensordot("
+                        f"{names.diff(ident.wrt)}.reshape(-1), {u}_slope, axes=1)")
+    main.append("")
+    if erratum:
+        main.append("results = [")
+        main += [f"    holds({label!r}, lambda: {text},\n          {expected}),"
+                 for label, text, expected in checks]
+        main += ["]", 'assert not all(results), "the published formula held at this point"',
+                 'print("ok")']
+    else:
+        main += [f"check({label!r}, {text},\n      {expected})" for label, text, expected in checks]
+        main.append('print("ok")')
+    body = "\n\n\n".join(blocks)
+    return "\n".join(out) + "\n\n\n" + body + "\n\n\n" + "\n".join(main) + "\n"
+
+
+def _is_zero(tree) -> bool:
+    """The literal 0 (a zero array of the layout's shape), also as 0*dX or tr(0*dX)."""
+    if isinstance(tree, E.Num):
+        return tree.value == 0
+    if isinstance(tree, E.Bin) and tree.op == "*":
+        return _is_zero(tree.left) or _is_zero(tree.right)
+    if isinstance(tree, E.Neg | E.Transpose) or isinstance(tree, E.Call) and tree.fn == "tr":
+        return _is_zero(tree.args[0] if isinstance(tree, E.Call) else tree.arg)
+    return False
+
+
+def _expected(prep: Prepared, names: _Names, name: str):
+    """(code of the numeric derivative in this layout, code of its shape) or None."""
+    if name == "differential":
+        return (f"np.tensordot(f_D, {names.diff(prep.identity.wrt)}, axes=2)",
+                names.dims(prep.of_shape))
+    if name in ("vec", "vec_denominator"):
+        shape = S.layout_shape(prep.of_shape, prep.wrt.shape, name)
+        return ("vec_jacobian(f_D)" + (".T" if name == "vec_denominator" else ""),
+                names.dims(shape))
+    shape = S.layout_shape(prep.of_shape, prep.wrt.shape, "numerator")
+    if shape is None:
+        return None
+    code = f"numerator(f_D, {names.dims(shape)})"
+    if name == "denominator":
+        return code + ".T", names.dims(shape[::-1])
+    return code, names.dims(shape)
