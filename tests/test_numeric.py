@@ -1,0 +1,81 @@
+"""The numeric backend: float points that honour properties, complex-step and central
+differences, relative errors where NaN and Inf never pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gen import numeric as N
+
+
+@pytest.mark.parametrize("props", [
+    {"symmetric"}, {"skew-symmetric"}, {"diagonal"}, {"positive-definite"}, {"orthogonal"},
+    {"positive"}, {"nonzero"}, {"invertible"}, set(),
+])
+def test_float_points_honour_properties(props):
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        size = 2 if "skew-symmetric" in props else 4  # odd skew matrices are singular
+        m = N.matrix(rng, size, size, props)
+        if props & {"symmetric", "positive-definite"}:
+            assert np.array_equal(m, m.T)
+        if "skew-symmetric" in props:
+            assert np.array_equal(m, -m.T)
+        if "diagonal" in props:
+            assert np.count_nonzero(m - np.diag(np.diag(m))) == 0
+        if "positive-definite" in props:
+            assert np.linalg.eigvalsh(m).min() > 0
+        if "orthogonal" in props:
+            assert np.allclose(m.T @ m, np.eye(size), atol=1e-12)
+        if "positive" in props:
+            assert (m > 0).all()
+        if "nonzero" in props:
+            assert (np.abs(m) >= 0.5).all()
+        assert np.linalg.cond(m) <= N.MAX_COND
+
+
+def test_scalars_are_away_from_zero():
+    rng = np.random.default_rng(0)
+    values = [N.scalar(rng) for _ in range(200)]
+    assert min(abs(v) for v in values) >= 0.5
+    assert all(N.scalar(rng, positive=True) > 0 for _ in range(50))
+
+
+def test_complex_step_and_central_differences():
+    x0 = np.array([[0.3, -1.2], [0.7, 2.0]])
+
+    def f(X):
+        return X @ X  # d(X X)[i, j]/dX[k, l] = delta_ik X[l, j] + X[i, k] delta_lj
+
+    expected = np.zeros((2, 2, 2, 2))
+    for i in range(2):
+        for j in range(2):
+            for k in range(2):
+                for l in range(2):
+                    expected[i, j, k, l] = (i == k) * x0[l, j] + x0[i, k] * (l == j)
+    assert np.allclose(N.jacobian(f, x0, True), expected, atol=1e-12)
+    assert np.allclose(N.jacobian(f, x0, False), expected, atol=1e-8)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_never_pass(bad):
+    good = np.ones((2, 2))
+    broken = good.copy()
+    broken[0, 1] = bad
+    assert N.relative_error(broken, good) == float("inf")
+    assert N.relative_error(good, broken) == float("inf")
+
+
+def test_relative_error_scale():
+    assert N.relative_error(np.array([[1.0]]), np.array([[1.0]])) == 0
+    assert N.relative_error(np.array([[1e-3]]), np.array([[0.0]])) == pytest.approx(1e-3)
+    assert N.relative_error(np.array([[101.0]]), np.array([[100.0]])) == pytest.approx(0.01)
+
+
+def test_vec_is_column_major():
+    alg = N.NumpyAlgebra({})
+    a = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert alg.call("vec", [a]).ravel().tolist() == [1, 4, 2, 5, 3, 6]
+    assert alg.call("diag", [np.array([[1.0], [2.0]])]).tolist() == [[1, 0], [0, 2]]
+    assert alg.call("kron", [np.eye(2), a]).shape == (4, 6)
