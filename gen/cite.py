@@ -19,9 +19,19 @@ def bib_escape(text: str) -> str:
 AUTHOR = "{matderiv contributors}"  # braced: a corporate author, not "contributors, m."
 
 
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+")
+
+
+def _value(name: str, value) -> str:
+    if value == AUTHOR:
+        return value
+    if name == "url" and _PLAIN_URL.fullmatch(str(value)):
+        return str(value)  # verbatim for \url and biblatex: `#` must stay `#`
+    return bib_escape(value)
+
+
 def _entry(kind: str, key: str, fields: dict) -> str:
-    body = ",\n".join(f"  {name} = {{{value if value == AUTHOR else bib_escape(value)}}}"
-                       for name, value in fields.items())
+    body = ",\n".join(f"  {name} = {{{_value(name, value)}}}" for name, value in fields.items())
     return f"@{kind}{{{key},\n{body}\n}}\n"
 
 

@@ -6,6 +6,8 @@ whatever they show comes from here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sympy
 import yaml
 
@@ -13,6 +15,7 @@ from . import __version__
 from . import expr as E
 from .forms import Prepared, prepare
 from .latex import Printer, lhs
+from .released import PROJECT, document_aliases
 from .schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
 from .shapes import ONE, ShapeEnv, infer, layout_shape, show
 from .snippet import snippet
@@ -45,6 +48,7 @@ def catalog_document(identities, verdicts, release: dict, references: dict) -> d
         "site_url": release["site_url"],
         "categories": [category_info(slug) for slug in CATEGORIES],
         "references": references, "identities": records,
+        "aliases": document_aliases([r["id"] for r in records]),
     }
 
 
@@ -83,7 +87,7 @@ def record(prep: Prepared, verdict, release: dict, references: dict) -> dict:
                        "shape": show(form.expected) if form.expected else ""}
     return {
         "id": ident.id, "title": ident.title, "category": prep.category,
-        "file": ident.file, "line": ident.line, "status": verdict.status,
+        "file": project_path(ident.file), "line": ident.line, "status": verdict.status,
         "erratum": ident.status == "erratum", "corrected_by": ident.corrected_by,
         "symbols": [symbol_info(prep, name) for name in ident.symbols],
         "of": {"text": ident.of, "latex": of_tex},
@@ -96,6 +100,15 @@ def record(prep: Prepared, verdict, release: dict, references: dict) -> dict:
         "verification": verification_info(verdict, release),
         "snippet": snippet(prep),
     }
+
+
+def project_path(file: str) -> str:
+    """A catalog file relative to the project (POSIX), so outputs do not depend on where
+    the checkout lives; other files as given."""
+    try:
+        return Path(file).resolve().relative_to(PROJECT).as_posix()
+    except ValueError:
+        return file
 
 
 def symbol_info(prep: Prepared, name: str) -> dict:

@@ -1,0 +1,168 @@
+"""`matderiv show` and `matderiv export`, and the catalog document against its documented
+JSON schema (schema/catalog.schema.json, checked by a small validator for the subset of
+JSON Schema 2020-12 that it uses)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from conftest import ROOT
+
+from gen.build import build, document, load_verified
+from gen.cli import main
+
+SCHEMA = ROOT / "schema" / "catalog.schema.json"
+
+
+@pytest.fixture(scope="module")
+def catalog_doc(cache_root):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MATDERIV_CACHE", str(cache_root))
+        verified = load_verified()
+    assert verified is not None
+    return document(*verified)
+
+
+# ---------------------------------------------------------------- a tiny validator
+
+_TYPES = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+
+def _is(value, name: str) -> bool:
+    if name == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, _TYPES[name])
+
+
+def validate(value, schema: dict, root: dict, path: str = "$") -> list[str]:
+    """Errors of `value` against `schema` (type, const, enum, pattern, minimum, required,
+    properties, additionalProperties, items, $ref)."""
+    if "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/$defs/")
+        return validate(value, root["$defs"][name], root, path)
+    errors = []
+    types = schema.get("type")
+    if types is not None:
+        types = [types] if isinstance(types, str) else types
+        if not any(_is(value, t) for t in types):
+            return [f"{path}: {type(value).__name__} is not {types}"]
+        if value is None:
+            return []
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{path}: {value!r} is not {schema['const']!r}")
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{path}: {value!r} not in {schema['enum']}")
+    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"],
+                                                                        value):
+        errors.append(f"{path}: {value!r} does not match {schema['pattern']}")
+    if "minimum" in schema and _is(value, "number") and value < schema["minimum"]:
+        errors.append(f"{path}: {value} < {schema['minimum']}")
+    if isinstance(value, dict):
+        errors += [f"{path}: missing `{k}`" for k in schema.get("required", ()) if k not in value]
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            if key in props:
+                errors += validate(item, props[key], root, f"{path}.{key}")
+            elif extra is False:
+                errors.append(f"{path}: unexpected key `{key}`")
+            elif isinstance(extra, dict):
+                errors += validate(item, extra, root, f"{path}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            errors += validate(item, schema["items"], root, f"{path}[{i}]")
+    return errors
+
+
+def test_validator_catches_problems():
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert validate({}, schema, schema)
+    assert validate({"name": "other"}, schema["properties"]["name"], schema)
+    bad_id = validate("Not An Id", {"$ref": "#/$defs/id"}, schema)
+    assert bad_id and "does not match" in bad_id[0]
+    assert validate(True, {"type": "integer"}, schema)
+
+
+def test_build_output_validates_against_schema(tmp_path):
+    assert build(tmp_path, only=("catalog.json",)) == 0
+    doc = json.loads((tmp_path / "catalog.json").read_text(encoding="utf-8"))
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    errors = validate(doc, schema, schema)
+    assert not errors, errors[:20]
+    assert doc["identities"] and all(r["snippet"] for r in doc["identities"])
+
+
+def test_schema_page_documents_every_key():
+    """Every key the schema names appears in the schema page."""
+    page = (ROOT / "schema" / "README.md").read_text(encoding="utf-8")
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    keys = set(schema["properties"])
+    for definition in schema["$defs"].values():
+        keys |= set(definition.get("properties", {}))
+    missing = sorted(k for k in keys if f"`{k}`" not in page)
+    assert not missing, missing
+
+
+# ---------------------------------------------------------------- show and export
+
+
+def test_show_prints_both_layouts_record_and_bibtex(catalog_doc, capsys):
+    record = next(r for r in catalog_doc["identities"] if r["forms"]["numerator"]
+                  and r["forms"]["denominator"] and not r["erratum"])
+    assert main(["show", record["id"]]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{record['id']}: {record['title']}")
+    assert "numerator layout" in out and "denominator layout" in out
+    assert record["forms"]["numerator"]["text"] in out
+    assert record["forms"]["denominator"]["text"] in out
+    assert "Verification:" in out and "status      verified" in out
+    assert f"@misc{{{record['id']}," in out and record["permalink"] in out
+
+
+def test_show_erratum(catalog_doc, capsys):
+    record = next(r for r in catalog_doc["identities"] if r["erratum"])
+    assert main(["show", record["id"]]) == 0
+    out = capsys.readouterr().out
+    assert "ERRATUM" in out and "refuted" in out and record["corrected_by"] in out
+
+
+def test_show_unknown_id(capsys):
+    assert main(["show", "no-such-identity-at-all"]) == 1
+    assert "no identity" in capsys.readouterr().err
+
+
+def test_show_resolves_alias(catalog_doc, capsys, monkeypatch, tmp_path):
+    target = catalog_doc["identities"][0]["id"]
+    aliases = tmp_path / "aliases.txt"
+    aliases.write_text(f"# test\nold-name-of-it {target}\n", encoding="utf-8")
+    monkeypatch.setattr("gen.released.ALIASES", aliases)
+    monkeypatch.setattr("gen.released.read_aliases.__defaults__", (aliases,))
+    monkeypatch.setattr("gen.released.document_aliases.__defaults__", (aliases,))
+    assert main(["show", "old-name-of-it"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"`old-name-of-it` was renamed: it is now `{target}`")
+
+
+def test_export_json_matches_build(tmp_path, capsys):
+    assert build(tmp_path, only=("catalog.json", "matderiv.bib")) == 0
+    capsys.readouterr()
+    assert main(["export", "--format", "json"]) == 0
+    out = capsys.readouterr().out
+    assert out == (tmp_path / "catalog.json").read_text(encoding="utf-8")
+    assert main(["export", "--format", "bibtex", "-o", str(tmp_path / "x.bib")]) == 0
+    assert (tmp_path / "x.bib").read_bytes() == (tmp_path / "matderiv.bib").read_bytes()
+    assert main(["export", "-o", str(tmp_path / "x.json")]) == 0
+    assert json.loads((tmp_path / "x.json").read_text(encoding="utf-8"))["name"] == "matderiv"
+
+
+def test_export_usage_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "--format", "yaml"])
+    assert exc.value.code == 2
+    assert main(["export", "-o", str(tmp_path / "missing" / "dir" / "x.json")]) == 1
+    assert "cannot write" in capsys.readouterr().err
