@@ -184,9 +184,10 @@ class _Converter:
             self.fail("E201", construct=_describe(node.op) + hint)
         left = self.convert(node.left, depth)
         right = self.convert(node.right, depth)
+        node = Bin(op, left, right)
         if op == "**":
-            _check_exponent(right, self)
-        return Bin(op, left, right)
+            _check_exponent(node, self)
+        return node
 
     def _Attribute(self, node, depth):
         if node.attr != "T":
@@ -261,11 +262,39 @@ class _Converter:
         return Apply(inner.args[0].id, self.convert(node.args[0], depth), 1)
 
 
-def _check_exponent(node, conv):
-    value = node.value if isinstance(node, Num) else (
-        -node.arg.value if isinstance(node, Neg) and isinstance(node.arg, Num) else None)
+def _check_exponent(power, conv):
+    """No power towers: the exponent holds no power itself and, if constant, is at most
+    MAX_EXPONENT in size; powers nest at most twice through their bases. So the exact
+    arithmetic cannot be made to explode."""
+    exponent = power.right
+    if any(isinstance(n, Bin) and n.op == "**" for n in walk(exponent)):
+        conv.fail("E206", detail="an exponent may not itself contain a power")
+    value = _constant(exponent)
     if value is not None and abs(value) > MAX_EXPONENT:
         conv.fail("E206", detail=f"exponent {value} is beyond ±{MAX_EXPONENT}")
+    depth, base = 1, power.left
+    while isinstance(base, Bin | Neg | Transpose):
+        if isinstance(base, Bin) and base.op == "**":
+            depth += 1
+        base = base.left if isinstance(base, Bin) else base.arg
+    if depth > 2:
+        conv.fail("E206", detail="powers of powers of powers are not allowed")
+
+
+def _constant(node):
+    """The value of a symbol-free + - * / expression of numbers, else None."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Neg):
+        inner = _constant(node.arg)
+        return None if inner is None else -inner
+    if isinstance(node, Bin) and node.op in "+-*/":
+        left, right = _constant(node.left), _constant(node.right)
+        if left is None or right is None or (node.op == "/" and right == 0):
+            return None
+        return {"+": left + right, "-": left - right, "*": left * right,
+                "/": left / right if right else None}[node.op]
+    return None
 
 
 def _describe(node) -> str:
@@ -330,7 +359,8 @@ def _text(node, outer: int) -> str:
     if isinstance(node, Call):
         return f"{node.fn}({', '.join(_text(a, 0) for a in node.args)})"
     if isinstance(node, Transpose):
-        return _text(node.arg, 5) + ".T"
+        inner = _text(node.arg, 5)
+        return f"({inner}).T" if isinstance(node.arg, Num) else inner + ".T"
     if isinstance(node, Neg):
         text = "-" + _text(node.arg, _PRECEDENCE["neg"])
         return f"({text})" if outer > _PRECEDENCE["neg"] else text

@@ -67,13 +67,13 @@ class Prepared:
 
 
 def prepare(ident: Identity) -> Prepared:
+    """Read as far as the identity allows, so that every problem is reported at once."""
     prep = Prepared(ident, problems=list(ident.problems))
-    if prep.invalid:
-        return prep
     _declarations(prep)
-    if prep.invalid:
-        return prep
-    _expressions(prep)
+    readable = ident.of is not None and ident.wrt in prep.decls and not any(
+        p.code in ("E120", "E121", "E122") for p in prep.problems)
+    if readable:
+        _expressions(prep)
     if not prep.invalid:
         _derive(prep)
     return prep
@@ -222,6 +222,8 @@ def differential_from(numerator, prep: Prepared):
     """d(of) = N dX (or tr(N dX) for a scalar by a matrix); None where N holds diff(U, x)."""
     if any(isinstance(n, E.DiffOf) for n in E.walk(numerator)):
         return None
+    if isinstance(numerator, E.Num) and numerator.value == 0:
+        return numerator
     d = E.Differential(prep.identity.wrt)
     if prep.category == "scalar-by-matrix":
         return E.Call("tr", (E.Bin("*", numerator, d),))

@@ -296,7 +296,7 @@ class _Checker:
             self._add("E112", self._line("status"))
         if ident.corrected_by is not None and ident.status != "erratum":
             self._add("E112", self._line("corrected_by"))
-        if "of" in self.item and ident.of is None:
+        if "of" in self.item and self.item["of"] is None:
             self._add("E105", self._line("of"), key="of", expected="an expression (text)")
 
 

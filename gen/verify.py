@@ -510,9 +510,7 @@ def _write_cache(folder: Path, key: str, verdict: Verdict) -> None:
 
 def problems_of(ident: Identity, verdict: Verdict) -> list[Problem]:
     """Schema problems plus verification failures, each with FILE:LINE."""
-    found = list(ident.problems)
-    if verdict.status == "invalid" and not found:
-        found = prepare(ident).problems
+    found = prepare(ident).problems if verdict.status == "invalid" else list(ident.problems)
     for code, message, key in verdict.failures:
         found.append(Problem(code, message, ident.file, ident.line_of(key)))
     return found
