@@ -118,8 +118,6 @@ def test_numbers_as_expressions_and_titles(tmp_path):
     assert ident.title == "42" and ident.differential == "0" and ident.problems == []
 
 
-@pytest.mark.xfail(reason="BUG: a non-text `of` is reported twice as E105 (once by "
-                   "_Checker.expr, once by _Checker.finish)", strict=True)
 @pytest.mark.parametrize("value", ["[a, b]", "{a: 1}", "true"])
 def test_of_must_be_an_expression(tmp_path, value):
     (ident,), _ = load(tmp_path, FULL.replace("of: x.T*A*x", f"of: {value}"))

@@ -137,6 +137,7 @@ CASES = [
         "E401",
     ),
     (
+        # an odd-sized skew-symmetric matrix is singular: the point must still be usable
         "skew-symmetric-quadratic-form-vanishes",
         identity("t", {"x": "vector n", "A": "matrix n n skew-symmetric"}, "x.T*A*x", "x",
                  {"denominator": "zeros(n)"}),
@@ -170,12 +171,8 @@ CASES = [
 ]
 
 
-# True identities the verifier wrongly rejects (bugs for the lead, see the report).
-TRUE_BUGS = {
-    "skew-symmetric-quadratic-form-vanishes": "BUG: numeric.matrix demands cond <= 100 of every "
-    "square matrix, but an odd-sized skew-symmetric matrix is always singular, so a true "
-    "identity with `A: matrix n n skew-symmetric` fails with E404 at n=3",
-}
+# True identities the verifier wrongly rejects (bugs for the lead): none known.
+TRUE_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case, true, wrong, code", CASES, ids=[c[0] for c in CASES])
@@ -258,9 +255,6 @@ def test_zero_literal_stands_for_the_zero_array(tmp_path):
     assert row["status"] == "verified", row["message"]
 
 
-@pytest.mark.xfail(reason="BUG: the differential derived from the literal numerator 0 is "
-                   "0*dx, which has the shape of dx (n) instead of the shape of `of` (m); "
-                   "derive.difference then crashes with a broadcast ValueError", strict=True)
 def test_zero_numerator_of_a_constant_vector_of_another_size(tmp_path):
     row = verify_one(tmp_path, identity("t", {"x": "vector n", "a": "vector m"}, "a", "x",
                                         {"numerator": "0"}))
