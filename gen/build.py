@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from .coverage import read_gaps
 from .export import catalog_document, read_references, read_release
 from .load import load_all
 from .verify import problems_of, verify_all
@@ -42,7 +43,8 @@ def load_verified(jobs: int = 0, use_cache: bool = True, progress=None):
 
 def document(identities, verdicts) -> dict:
     return catalog_document(identities, verdicts, read_release(CATALOG / "release.yaml"),
-                            read_references(CATALOG / "references.yaml"))
+                            read_references(CATALOG / "references.yaml"),
+                            read_gaps(CATALOG / "gaps.yaml"))
 
 
 def build(out: Path, jobs: int = 0, use_cache: bool = True, only=OUTPUTS) -> int:

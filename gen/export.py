@@ -13,6 +13,7 @@ import yaml
 
 from . import __version__
 from . import expr as E
+from .cite import identity_entry
 from .forms import Prepared, prepare
 from .latex import Printer, lhs
 from .released import PROJECT, document_aliases
@@ -36,20 +37,25 @@ def read_references(path) -> dict:
         return yaml.safe_load(handle)["references"]
 
 
-def catalog_document(identities, verdicts, release: dict, references: dict) -> dict:
+def catalog_document(identities, verdicts, release: dict, references: dict,
+                     gaps: list | None = None) -> dict:
     records = []
     for ident, verdict in zip(identities, verdicts):
         if verdict.status in ("verified", "refuted"):
             records.append(record(prepare(ident), verdict, release, references))
     order = {slug: i for i, slug in enumerate(CATEGORIES)}
     records.sort(key=lambda r: order[r["category"]])  # stable: file order within
-    return {
+    doc = {
         "name": "matderiv", "version": release["version"], "date": release["date"],
         "site_url": release["site_url"],
         "categories": [category_info(slug) for slug in CATEGORIES],
         "references": references, "identities": records,
         "aliases": document_aliases([r["id"] for r in records]),
+        "gaps": gaps or [],
     }
+    for r in records:
+        r["bibtex"] = identity_entry(r, doc)
+    return doc
 
 
 def category_info(slug: str) -> dict:
