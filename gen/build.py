@@ -90,6 +90,9 @@ def _write_pdf(doc: dict, path: Path) -> None:
     from .render.pdf import build_pdfs
 
     build_pdfs(doc, path)
+    for pattern in ("*.aux", "*.fls", "*.fdb_latexmk", "*.out"):  # run records, not outputs
+        for leftover in path.glob(pattern):
+            leftover.unlink()
 
 
 _WRITERS = {"catalog.json": _write_json, "matderiv.bib": _write_bib, "site": _write_site,
