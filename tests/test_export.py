@@ -99,7 +99,7 @@ def test_build_output_validates_against_schema(tmp_path):
 
 def test_schema_page_documents_every_key():
     """Every key the schema names appears in the schema page."""
-    page = (ROOT / "schema" / "README.md").read_text(encoding="utf-8")
+    page = (ROOT / "site" / "schema.md").read_text(encoding="utf-8")
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     keys = set(schema["properties"])
     for definition in schema["$defs"].values():

@@ -49,9 +49,12 @@ def on_config(config):
 
 
 def on_files(files: Files, config) -> Files:
-    """Generated pages and KaTeX assets join the hand-written files, in memory only."""
+    """Generated pages, downloads (catalog.json, matderiv.bib) and KaTeX assets join the
+    hand-written files, in memory only."""
     for src_uri, content in _bundle["pages"].items():
         files.append(File.generated(config, src_uri, content=content))
+    for name, content in _bundle.get("downloads", {}).items():
+        files.append(File.generated(config, name, content=content))
     dist = Path(_bundle["katex_dist"])
     css = _FALLBACK_FONTS.sub("", (dist / "katex.min.css").read_text(encoding="utf-8"))
     files.append(File.generated(config, f"{KATEX_PREFIX}/katex.min.css", content=css))

@@ -22,6 +22,10 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
+from gen.cite import bibtex
+from gen.errors import CODES, INVALID_PREFIXES
+from gen.schema import reference_markdown
+
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATES = REPO / "templates" / "site"
 HANDWRITTEN = REPO / "site"
@@ -31,7 +35,9 @@ KATEX_DIST = REPO / "node_modules" / "katex" / "dist"
 BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
 TAB_LABELS = ("Numerator layout", "Denominator layout")
 VEC_KEYS = ("vec", "vec_denominator")
-HANDWRITTEN_PAGES = ("index.md", "conventions.md", "verify-your-own.md", "how-to-cite.md")
+HANDWRITTEN_PAGES = ("index.md", "conventions.md", "verify-your-own.md", "how-to-cite.md",
+                     "schema.md")
+JSON_SCHEMA = REPO / "schema" / "catalog.schema.json"
 
 # Characters that mean something to Markdown, its extensions, HTML or our placeholders.
 # Untrusted text is written with these as numeric entities, which every context renders
@@ -59,6 +65,11 @@ def md_paragraphs(value: str | None, index: dict | None = None) -> Markup:
         return Markup("")
     paras = [p for p in re.split(r"\n\s*\n", value) if p.strip()]
     return Markup("\n\n").join(_prose(" ".join(p.split()), index or {}) for p in paras)
+
+
+def md_line(value: str | None, index: dict | None = None) -> Markup:
+    """Untrusted prose on one line (a list item): like md_paragraphs, breaks dropped."""
+    return _prose(" ".join(str(value or "").split()), index or {})
 
 
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
@@ -213,12 +224,15 @@ def _source_link(src: dict) -> Markup:
     return Markup(f"[{label}](sources.md#ref-{slug(src.get('ref', ''))})")
 
 
-def card_view(rec: dict, index: dict, math: MathTable) -> dict:
+def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = None) -> dict:
     """Everything one identity card shows, escaped and ready for the template."""
     rid = rec["id"]
     return {
         "id": rid,
         "id_code": md_code(rid),
+        "aliases": [{"anchor": _html_id(old), "code": md_code(old)}
+                    for old in (aliases or {}).get(rid, [])],
+        "bibtex": fenced(rec["bibtex"], "bibtex") if rec.get("bibtex") else None,
         "title": md_text(rec["title"]),
         "permalink": md_code(rec.get("permalink", "")),
         "symbols": [{"math": math.add(s["latex"], False, f"identity '{rid}' (symbol {s['name']})"),
@@ -244,6 +258,26 @@ def card_view(rec: dict, index: dict, math: MathTable) -> dict:
         "verification": _verification_view(rec),
         "snippet": fenced(rec["snippet"], "python") if rec.get("snippet") else None,
     }
+
+
+def _html_id(value: str) -> Markup:
+    """An old id as an HTML id attribute: ids are [a-z0-9-], anything else is refused."""
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", str(value)):
+        raise SiteBuildError(f"alias '{value}' is not a valid identity id")
+    return Markup(value)
+
+
+def aliases_by_target(doc: dict, index: dict) -> dict[str, list[str]]:
+    """{current id: [old ids]}: each old id becomes an extra anchor on the current card,
+    so a permalink made before a rename still lands on the identity."""
+    out: dict[str, list[str]] = {}
+    for old, new in sorted(doc.get("aliases", {}).items()):
+        if new not in index:
+            raise SiteBuildError(f"alias '{old}' points to unknown identity id '{new}'")
+        if old in index:
+            raise SiteBuildError(f"alias '{old}' is also the id of an identity")
+        out.setdefault(new, []).append(old)
+    return out
 
 
 def _erratum_view(rec: dict, index: dict) -> dict:
@@ -275,11 +309,11 @@ def _env() -> Environment:
 
 def _category_pages(doc: dict, env: Environment, index: dict, math: MathTable) -> dict:
     """One page per category (all nine, an empty one says so)."""
-    pages = {}
+    pages, aliases = {}, aliases_by_target(doc, index)
     template = env.get_template("category.md.j2")
     for cat in doc["categories"]:
         recs = [r for r in doc["identities"] if r["category"] == cat["slug"]]
-        cards = [card_view(r, index, math) for r in recs]
+        cards = [card_view(r, index, math, aliases) for r in recs]
         pages[f"{cat['slug']}.md"] = template.render(cat=cat, cards=cards, doc=doc)
     return pages
 
@@ -334,6 +368,29 @@ def _coverage(doc: dict) -> list:
     return refs, unsourced
 
 
+def _gaps(doc: dict, index: dict) -> list:
+    """The places of each source that format v1 cannot express, in the source's order.
+
+    Gap text is untrusted: everything is escaped, only `code spans` survive (and an id
+    in one links to the identity that covers the expressible special case)."""
+    tables = {c["slug"]: i for i, c in enumerate(doc["categories"])}
+    refs = doc.get("references", {})
+    by_ref: dict[str, list] = {}
+    for gap in doc.get("gaps", []):
+        src = gap.get("source") or {}
+        by_ref.setdefault(str(src.get("ref", "?")), []).append(
+            (_source_key(src, tables), gap))
+    order = {key: i for i, key in enumerate(refs)}
+    return [{"title": md_text(refs.get(key, {}).get("title", key)),
+             "anchor": f"ref-{slug(key)}" if key in refs else None,
+             "gap_anchor": f"gaps-{slug(key)}",
+             "rows": [{"where": md_text(k[3]), "what": md_line(g.get("what"), index),
+                       "reason": md_line(g.get("reason"), index)}
+                      for k, g in sorted(items, key=_row_order)]}
+            for key, items in sorted(by_ref.items(), key=lambda kv: (order.get(kv[0], 1e9),
+                                                                       kv[0]))]
+
+
 def _nav(doc: dict) -> list:
     """The site navigation, categories in catalog order."""
     return [
@@ -343,8 +400,12 @@ def _nav(doc: dict) -> list:
         {"Topics": "topics.md"},
         {"Sources and coverage": "sources.md"},
         {"Errata": "errata.md"},
-        {"Verify your own": "verify-your-own.md"},
-        {"How to cite": "how-to-cite.md"},
+        {"Use and cite": [
+            {"Verify your own": "verify-your-own.md"},
+            {"Format reference": "format-reference.md"},
+            {"JSON catalog": "schema.md"},
+            {"How to cite": "how-to-cite.md"},
+        ]},
     ]
 
 
@@ -356,13 +417,48 @@ def generate_sources(doc: dict) -> SiteSources:
     refs, unsourced = _coverage(doc)
     pages["topics.md"] = env.get_template("topics.md.j2").render(topics=_topics(doc), doc=doc)
     pages["sources.md"] = env.get_template("sources.md.j2").render(
-        refs=refs, unsourced=unsourced, doc=doc)
+        refs=refs, unsourced=unsourced, gaps=_gaps(doc, index), doc=doc)
+    pages["format-reference.md"] = format_reference()
     errata = [_erratum_view(r, index) for r in doc["identities"] if r.get("erratum")]
     pages["errata.md"] = env.get_template("errata.md.j2").render(errata=errata, doc=doc)
     overrides = {name: extract_math((HANDWRITTEN / name).read_text(encoding="utf-8"),
                                     math, f"page site/{name}")
                  for name in HANDWRITTEN_PAGES}
     return SiteSources(pages=pages, overrides=overrides, nav=_nav(doc), math=math)
+
+
+def _error_status(code: str) -> str:
+    """The status a problem gives its identity (gen/errors.py's prefixes, E406 aside)."""
+    if code == "E406":
+        return "refuted (an erratum's published form)"
+    return "invalid" if code.startswith(INVALID_PREFIXES) else "failed"
+
+
+def _angle_brackets(markdown: str) -> str:
+    """`d<wrt>` outside code spans would be read as an HTML tag and vanish."""
+    parts = re.split(r"(`[^`\n]*`)", markdown)
+    return "".join(p if p.startswith("`") else p.replace("<", "&lt;").replace(">", "&gt;")
+                   for p in parts)
+
+
+def format_reference() -> str:
+    """The format reference: keys, properties and functions from gen/schema.py and every
+    error code from gen/errors.py, so the page cannot drift from the code."""
+    rows = "\n".join(f"| {md_code(code)} | {_error_status(code)} | {md_code(template)} |"
+                     for code, template in CODES.items())
+    return (
+        "# Format reference\n\n"
+        "Generated from the tool itself (`gen/schema.py` and `gen/errors.py`), so it always "
+        "matches what `matderiv verify` accepts. The [guide](verify-your-own.md) explains "
+        "the format with examples.\n\n"
+        + _angle_brackets(reference_markdown())
+        + "\n## Error codes { #error-codes }\n\n"
+        "Every problem is reported as `FILE:LINE: CODE message`. E1xx (file and schema), "
+        "E2xx (expressions) and E3xx (shapes) make an identity **invalid**; E4xx "
+        "(verification) make it **failed**, except E406, which refutes an erratum whose "
+        "published form does not even fit together. Words in braces are filled in.\n\n"
+        "| code | status | message |\n|---|---|---|\n" + rows + "\n"
+    )
 
 
 # ---------------------------------------------------------------- math
@@ -431,6 +527,19 @@ def run_mkdocs(bundle_path: Path, out_dir: Path) -> None:
         raise SiteBuildError(f"mkdocs build --strict failed:\n{proc.stdout}{proc.stderr}")
 
 
+def catalog_json(doc: dict) -> str:
+    """The catalog document as `matderiv export --format json` and build/catalog.json
+    write it, byte for byte."""
+    return json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def downloads(doc: dict) -> dict[str, str]:
+    """Files offered for download at the top of the site: the catalog, its schema, the
+    BibTeX; made from the same document as the pages so they always agree."""
+    return {"catalog.json": catalog_json(doc), "matderiv.bib": bibtex(doc),
+            "catalog.schema.json": JSON_SCHEMA.read_text(encoding="utf-8")}
+
+
 def build_site(doc: dict, out_dir: Path) -> None:
     """Build the whole website from the catalog document into `out_dir`."""
     out_dir = Path(out_dir).resolve()
@@ -441,7 +550,7 @@ def build_site(doc: dict, out_dir: Path) -> None:
         "copyright": f"{doc.get('name', 'matderiv')} {doc.get('version', '')}, "
                      f"catalog of {doc.get('date', '')}",
         "nav": sources.nav, "pages": sources.pages, "overrides": sources.overrides,
-        "math": rendered, "katex_dist": str(KATEX_DIST),
+        "math": rendered, "katex_dist": str(KATEX_DIST), "downloads": downloads(doc),
     }
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="matderiv-site-") as tmp:

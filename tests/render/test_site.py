@@ -11,7 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from gen.render.site import REPO, SiteBuildError, build_site, generate_sources
+from gen.cite import bibtex
+from gen.errors import CODES
+from gen.render.site import REPO, SiteBuildError, build_site, catalog_json, generate_sources
+from gen.schema import DERIVATIVE_KEYS, FUNCTIONS, IDENTITY_KEYS, PROPERTIES, SOURCE_KEYS
 
 CATEGORY_COUNT = 9
 
@@ -35,7 +38,8 @@ def test_every_category_has_a_page(built_site, sample_doc):
     assert len(slugs) == CATEGORY_COUNT
     for slug in slugs:
         assert (built_site / slug / "index.html").exists(), slug
-    for page in ("conventions", "topics", "sources", "errata", "verify-your-own", "how-to-cite"):
+    for page in ("conventions", "topics", "sources", "errata", "verify-your-own", "how-to-cite",
+                 "format-reference", "schema"):
         assert (built_site / page / "index.html").exists(), page
     assert "No identities in this category yet" in _html(built_site, "matrix-by-vector")
 
@@ -134,7 +138,7 @@ def test_errata_sources_and_topics_pages(built_site):
     sources = _html(built_site, "sources")
     assert 'id="ref-cookbook"' in sources and "eq&#46; 57" in sources
     assert 'href="../scalar-by-matrix/#log-det"' in sources
-    assert "133–144" in sources
+    assert 'id="not-expressible"' in sources and 'id="gaps-cookbook"' in sources
     topics = _html(built_site, "topics")
     assert 'id="tag-determinant"' in topics and 'href="../scalar-by-matrix/#det"' in topics
 
@@ -177,3 +181,72 @@ def test_plain_mkdocs_without_a_bundle_says_how_to_build(tmp_path):
                           capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert proc.returncode != 0
     assert "MATDERIV_SITE_BUNDLE" in proc.stdout + proc.stderr
+
+
+def test_format_reference_lists_every_key_and_error_code(built_site):
+    html = _html(built_site, "format-reference")
+    for key in (*IDENTITY_KEYS, *DERIVATIVE_KEYS, *SOURCE_KEYS):
+        assert f"<code>{key.name}</code>" in html, key.name
+    for name in (*PROPERTIES, *FUNCTIONS):
+        assert f"<code>{name}</code>" in html, name
+    rows = dict(re.findall(r"<tr>\s*<td><code>(E\d{3})</code></td>\s*<td>([^<]*)</td>", html))
+    assert set(rows) == set(CODES)
+    assert rows["E101"] == "invalid" and rows["E304"] == "invalid"
+    assert rows["E402"] == "failed" and rows["E406"].startswith("refuted")
+    assert "d&lt;wrt&gt;" in html  # not swallowed as an HTML tag
+    guide = _html(built_site, "verify-your-own")
+    assert 'href="../format-reference/"' in guide
+    assert 'href="../format-reference/#error-codes"' in guide
+
+
+def test_catalog_json_and_bibtex_are_downloads(built_site, sample_doc):
+    assert (built_site / "catalog.json").read_text(encoding="utf-8") == catalog_json(sample_doc)
+    assert (built_site / "matderiv.bib").read_text(encoding="utf-8") == bibtex(sample_doc)
+    schema = (REPO / "schema" / "catalog.schema.json").read_text(encoding="utf-8")
+    assert (built_site / "catalog.schema.json").read_text(encoding="utf-8") == schema
+    cite = _html(built_site, "how-to-cite")
+    for name in ("catalog.json", "matderiv.bib", "catalog.schema.json"):
+        assert f'href="../{name}"' in cite, name
+    assert 'href="../schema/"' in cite and "CITATION.cff" in cite
+    assert 'href="../catalog.json"' in _html(built_site, "schema")
+
+
+def test_every_card_shows_its_bibtex(built_site, sample_doc):
+    for rec in sample_doc["identities"]:
+        html = _html(built_site, rec["category"])
+        card = html.split(f'<h2 class="md-identity" id="{rec["id"]}">')[1].split("<h2")[0]
+        assert "Cite it: BibTeX" in card and 'class="language-bibtex highlight"' in card, rec["id"]
+        code = re.sub(r"<[^>]+>", "", card.split("language-bibtex", 1)[1].split("</code>")[0])
+        assert f"@misc{{{rec['id']}," in code, rec["id"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Squared norm" in _html(
+        built_site, "scalar-by-vector")
+
+
+def test_aliases_are_anchors_next_to_the_new_card(built_site, sample_doc):
+    assert sample_doc["aliases"]
+    for old, new in sample_doc["aliases"].items():
+        rec = next(r for r in sample_doc["identities"] if r["id"] == new)
+        html = _html(built_site, rec["category"])
+        anchor = html.index(f'<a id="{old}" class="md-alias"></a>')
+        assert html.index(f'id="{new}"') < anchor < html.index(f"former id <code>{old}</code>")
+
+
+@pytest.mark.parametrize(("old", "new", "match"), [
+    ("logdet", "no-such-id", "unknown identity id 'no-such-id'"),
+    ("Bad Id", "log-det", "not a valid identity id"),
+    ("det", "log-det", "also the id of an identity"),
+])
+def test_bad_aliases_are_build_errors(sample_doc, old, new, match):
+    sample_doc["aliases"] = {old: new}
+    with pytest.raises(SiteBuildError, match=match):
+        generate_sources(sample_doc)
+
+
+def test_gaps_are_listed_per_source_and_escaped(built_site, sample_doc):
+    html = _html(built_site, "sources")
+    section = html[html.index('id="not-expressible"'):html.index('id="unsourced"')]
+    cookbook, wikipedia = section.index('id="gaps-cookbook"'), section.index('id="gaps-wikipedia"')
+    assert cookbook < section.index("eq&#46; 67") < section.index("eq&#46; 141") < wikipedia
+    assert section.count("<li>") == len(sample_doc["gaps"])
+    assert "&#60;script&#62;alert" in section and "&#92;input&#123;/etc/passwd" in section
+    assert "<b>bold</b>" not in section and "<code>g: function</code>" in section
