@@ -117,7 +117,8 @@ def _declarations(prep: Prepared) -> None:
         _add(prep, "E122", "wrt", detail=f"`{ident.wrt}`")
 
 
-def _context(prep: Prepared, where: str, **flags) -> E.Context:
+def context(prep: Prepared, where: str, **flags) -> E.Context:
+    """What names mean in one key of the identity (its symbols, functions, sizes)."""
     decls = prep.decls
     return E.Context(
         symbols=frozenset(n for n, d in decls.items() if d.kind != "function"),
@@ -136,7 +137,7 @@ def _read(prep: Prepared, text: str, key: str, layout: str | None = None, **flag
     malformed entry: it is kept as a failure of that form.
     """
     try:
-        tree = E.parse(text, _context(prep, key, **flags))
+        tree = E.parse(text, context(prep, key, **flags))
         shape = S.infer(tree, S.ShapeEnv(prep.decls, prep.identity.wrt, layout, key))
         return tree, shape
     except CatalogError as exc:

@@ -28,7 +28,7 @@ import sympy
 from . import expr as E
 from . import shapes as S
 from .errors import CatalogError
-from .forms import Prepared
+from .forms import Prepared, context
 
 TOLERANCE = 1e-6
 FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
@@ -303,21 +303,11 @@ def _given_trees(prep: Prepared) -> dict:
         if name in trees:
             continue
         try:
-            trees[name] = E.parse(text, _context(prep, name))
+            trees[name] = E.parse(text, context(
+                prep, name, differentials=name == "differential", diffs=name != "differential"))
         except CatalogError:
             continue
     return trees
-
-
-def _context(prep: Prepared, name: str) -> E.Context:
-    decls = prep.decls
-    return E.Context(
-        symbols=frozenset(n for n, d in decls.items() if d.kind != "function"),
-        functions=frozenset(n for n, d in decls.items() if d.kind == "function"),
-        sizes=frozenset(s for d in decls.values() for s in d.size_names),
-        wrt=prep.identity.wrt,
-        dependent=frozenset(n for n, d in decls.items() if d.depends_on),
-        differentials=name == "differential", diffs=name != "differential", where=name)
 
 
 def _erratum_sizes(prep: Prepared, assignments: list[dict]) -> dict:

@@ -31,6 +31,18 @@ def _private_cache(monkeypatch, cache_root):
     monkeypatch.setenv("MATDERIV_CACHE", str(cache_root))
 
 
+@pytest.fixture(scope="session")
+def catalog_doc(cache_root):
+    """The real catalog document, verified once per test session into the test cache."""
+    from gen.build import document, load_verified
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MATDERIV_CACHE", str(cache_root))
+        verified = load_verified()
+    assert verified is not None
+    return document(*verified)
+
+
 def identity(id: str, symbols: dict, of: str, wrt: str, derivative: dict | None = None,
              differential: str | None = None, title: str | None = None, **extra) -> dict:
     item = {"id": id, "title": title or id, "symbols": symbols, "of": of, "wrt": wrt}

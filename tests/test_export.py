@@ -10,19 +10,11 @@ import re
 import pytest
 from conftest import ROOT
 
-from gen.build import build, document, load_verified
+from gen.build import build
 from gen.cli import main
 
 SCHEMA = ROOT / "schema" / "catalog.schema.json"
 
-
-@pytest.fixture(scope="module")
-def catalog_doc(cache_root):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MATDERIV_CACHE", str(cache_root))
-        verified = load_verified()
-    assert verified is not None
-    return document(*verified)
 
 
 # ---------------------------------------------------------------- a tiny validator

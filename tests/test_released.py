@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 
-from gen.build import document, load_verified
 from gen.released import (
     document_aliases,
     problems,
@@ -19,14 +18,6 @@ from gen.schema import ID_PATTERN
 RELEASED = ROOT / "catalog" / "released-ids.txt"
 ALIASES = ROOT / "catalog" / "aliases.txt"
 
-
-@pytest.fixture(scope="module")
-def catalog_doc(cache_root):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MATDERIV_CACHE", str(cache_root))
-        verified = load_verified()
-    assert verified is not None
-    return document(*verified)
 
 
 def test_released_list_is_sorted_ids_with_header():

@@ -10,20 +10,9 @@ import sys
 import pytest
 from conftest import ROOT, dump
 
-from gen.build import document, load_verified
 from gen.forms import prepare
 from gen.load import load_all
 from gen.snippet import snippet
-
-
-@pytest.fixture(scope="module")
-def catalog_doc(cache_root):
-    """The real catalog document (verified once per test session, into the test cache)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MATDERIV_CACHE", str(cache_root))
-        verified = load_verified()
-    assert verified is not None
-    return document(*verified)
 
 # One process runs many snippets, each in a fresh namespace, and reports per snippet.
 RUNNER = r"""
