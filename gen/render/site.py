@@ -143,11 +143,19 @@ def _form_view(rec: dict, key: str, label: str, math: MathTable) -> dict | None:
         "label": label,
         "missing": False,
         "math": math.add(tex, True, f"identity '{rec['id']}' ({key} form)"),
-        "shape": md_text(form["shape"]) if form.get("shape") else None,
+        "shape": md_text(_powers(form["shape"])) if form.get("shape") else None,
         "given": given,
         "text": md_code(form["text"]) if form.get("text") else None,
         "code": fenced(tex, "latex"),
     }
+
+
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _powers(shape: str) -> str:
+    """`n**2 × n**2` reads as `n² × n²`."""
+    return re.sub(r"\*\*(\d+)", lambda m: m.group(1).translate(_SUPERSCRIPT), str(shape))
 
 
 def _tabs(rec: dict, keys: tuple[str, str], math: MathTable) -> list | None:
