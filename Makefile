@@ -51,6 +51,7 @@ test: $(STAMP) deps-apt $(NODE_STAMP) lint
 
 bench: $(STAMP) deps-apt $(NODE_STAMP)
 	$(BIN)/python -m gen.bench
+	$(BIN)/python -m gen.render.bench_site
 
 clean:
 	rm -rf build
