@@ -299,8 +299,3 @@ class _Flipper:
         if fn == "diag" and S.infer(node, self.env)[1] != S.ONE:  # vector -> diagonal matrix
             return E.Call(fn, (self.push(args[0], False),))
         return self.wrap(E.Call(fn, tuple(self.push(a, False) for a in args)), t)
-
-
-def read_identity(ident: Identity) -> tuple[Prepared, list[Problem]]:
-    prep = prepare(ident)
-    return prep, prep.problems

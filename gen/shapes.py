@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import reduce
 
 import sympy
 
@@ -283,10 +282,6 @@ def _diff_of(node, env):
 
 _RULES = {E.Num: _num, E.Sym: _sym, E.Neg: _neg, E.Transpose: _transpose, E.Bin: _bin,
           E.Call: _call, E.Apply: _apply, E.Differential: _differential, E.DiffOf: _diff_of}
-
-
-def numel(shape):
-    return reduce(lambda a, b: a * b, shape, ONE)
 
 
 def arrange(D, layout: str, y_shape, x_shape):
