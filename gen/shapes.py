@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import reduce
 
 import sympy
 
@@ -309,3 +310,8 @@ def arrange(D, layout: str, y_shape, x_shape):
     else:
         M = N.reshape(1, 1)
     return M if layout == "numerator" else M.T
+
+
+def numel(shape):
+    """The number of entries of a shape (the side of a vec Jacobian)."""
+    return reduce(lambda a, b: a * b, shape, ONE)
