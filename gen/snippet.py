@@ -161,8 +161,9 @@ class _Names:
         return text + "_" if text in RESERVED or text in _HELPERS else text
 
     def dim(self, dim) -> str:
-        """A SymPy size expression as Python code."""
-        dim = sympy.sympify(dim)
+        """A SymPy size expression (from a declaration, never catalog text) as Python code."""
+        if isinstance(dim, int):
+            dim = sympy.Integer(dim)
         swap = {s: sympy.Symbol(self.map.get(str(s), str(s))) for s in dim.free_symbols}
         return str(dim.xreplace(swap))
 
