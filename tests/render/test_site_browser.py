@@ -64,12 +64,18 @@ def test_search_finds_identity_by_title_and_function(page, site_url, query, anch
     box = page.locator("input.md-search__input")
     box.press_sequentially(query, delay=40)
     page.wait_for_load_state("networkidle")
-    links = page.locator(".md-search-result__link")
-    links.first.wait_for(timeout=10_000)
+    page.locator(".md-search-result__link").first.wait_for(timeout=10_000)
+    # Results are re-rendered while the search worker catches up with the typing: read all
+    # hrefs in one call, and wait (bounded) until the expected one is among them.
+    read = """() => Array.from(document.querySelectorAll('.md-search-result__link'),
+                               e => e.getAttribute('href'))"""
     found = []
-    for i in range(links.count()):
-        url = urlsplit(links.nth(i).get_attribute("href"))
-        found.append(f"{url.path.lstrip('/')}#{url.fragment}")
+    for _ in range(40):
+        found = [f"{urlsplit(h).path.lstrip('/')}#{urlsplit(h).fragment}"
+                 for h in page.evaluate(read) if h]
+        if anchor in found:
+            break
+        page.wait_for_timeout(250)
     assert anchor in found, found
 
 
