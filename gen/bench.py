@@ -1,7 +1,7 @@
 """The benchmark (`make bench`): prints figures, asserts nothing.
 
 Seconds to verify the whole catalog cold (empty cache) and warm, the slowest
-identities, and the build time of the site and of the PDFs.
+identities, and the build time of the PDFs (`python -m gen.render.bench_site` times the site).
 """
 
 from __future__ import annotations
@@ -44,12 +44,9 @@ def main() -> int:
 
 
 def _render(doc: dict, out: Path) -> None:
+    """The PDFs; the site's build and page timings are gen.render.bench_site's."""
     from .render.pdf import build_pdfs
-    from .render.site import build_site
 
-    started = time.perf_counter()
-    build_site(doc, out / "site")
-    print(f"site build           {time.perf_counter() - started:6.1f} s")
     timings: dict = {}
     started = time.perf_counter()
     build_pdfs(doc, out / "pdf", timings)

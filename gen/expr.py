@@ -10,6 +10,7 @@ SymPy) all walk the same tree.
 from __future__ import annotations
 
 import ast
+import difflib
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -168,7 +169,9 @@ class _Converter:
             self.fail("E208", detail=f"the size `{name}` may appear only inside eye, ones, zeros")
         if name in FUNCTIONS:
             self.fail("E208", detail=f"the function `{name}` must be called")
-        self.fail("E202", name=name, hint="" if len(name) < 40 else "")
+        close = difflib.get_close_matches(name, sorted(ctx.symbols | ctx.functions), n=1)
+        self.fail("E202", name=name[:40], hint=f" (did you mean `{close[0]}`?)" if close else
+                  " (declare it under `symbols`)")
 
     def _UnaryOp(self, node, depth):
         if isinstance(node.op, ast.USub):

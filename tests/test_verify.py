@@ -171,14 +171,8 @@ CASES = [
 ]
 
 
-# True identities the verifier wrongly rejects (bugs for the lead): none known.
-TRUE_BUGS: dict[str, str] = {}
-
-
 @pytest.mark.parametrize("case, true, wrong, code", CASES, ids=[c[0] for c in CASES])
-def test_true_twin_verifies(request, tmp_path, case, true, wrong, code):
-    if case in TRUE_BUGS:
-        request.applymarker(pytest.mark.xfail(reason=TRUE_BUGS[case], strict=True))
+def test_true_twin_verifies(tmp_path, case, true, wrong, code):
     row = verify_one(tmp_path, true)
     assert row["status"] == "verified", row["message"]
     assert codes(row) == []
