@@ -35,7 +35,7 @@ class Form:
     @property
     def zero(self) -> bool:
         """The literal 0 stands for the zero array of whatever shape the layout has."""
-        return isinstance(self.tree, E.Num) and self.tree.value == 0
+        return is_zero(self.tree)
 
     @property
     def shape_ok(self) -> bool:
@@ -166,7 +166,7 @@ def _expressions(prep: Prepared) -> None:
     if ident.differential is not None:
         tree, shape = _read(prep, ident.differential, "differential", differentials=True)
         if tree is not None:
-            if shape != prep.of_shape and not _is_zero(tree):
+            if shape != prep.of_shape and not is_zero(tree):
                 _add(prep, "E304", "differential", got=S.show(shape),
                      expected=S.show(prep.of_shape))
             else:
@@ -174,7 +174,8 @@ def _expressions(prep: Prepared) -> None:
     _required_forms(prep)
 
 
-def _is_zero(tree) -> bool:
+def is_zero(tree) -> bool:
+    """The literal 0, which stands for the zero array of the layout's shape."""
     return isinstance(tree, E.Num) and tree.value == 0
 
 

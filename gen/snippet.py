@@ -28,7 +28,7 @@ import sympy
 from . import expr as E
 from . import shapes as S
 from .errors import CatalogError
-from .forms import Prepared, context
+from .forms import Prepared, context, is_zero
 
 TOLERANCE = 1e-6
 FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
@@ -361,7 +361,7 @@ def snippet(prep: Prepared) -> str | None:
         expected = _expected(prep, names, name)
         if expected is None:
             continue
-        if _is_zero(tree):
+        if is_zero(tree):
             text = f"np.zeros({expected[1]})"
         else:
             text = code(tree)
@@ -470,17 +470,6 @@ def snippet(prep: Prepared) -> str | None:
         main.append('print("ok")')
     body = "\n\n\n".join(blocks)
     return "\n".join(out) + "\n\n\n" + body + "\n\n\n" + "\n".join(main) + "\n"
-
-
-def _is_zero(tree) -> bool:
-    """The literal 0 (a zero array of the layout's shape), also as 0*dX or tr(0*dX)."""
-    if isinstance(tree, E.Num):
-        return tree.value == 0
-    if isinstance(tree, E.Bin) and tree.op == "*":
-        return _is_zero(tree.left) or _is_zero(tree.right)
-    if isinstance(tree, E.Neg | E.Transpose) or isinstance(tree, E.Call) and tree.fn == "tr":
-        return _is_zero(tree.args[0] if isinstance(tree, E.Call) else tree.arg)
-    return False
 
 
 def _expected(prep: Prepared, names: _Names, name: str):
