@@ -5,7 +5,7 @@ matrix operation is carried out on scalars: products as sums of products, invers
 determinants by Gaussian elimination. So the derivative comes from the scalar rules of
 calculus alone, never from a matrix identity, and it is exact: with rational points the
 arithmetic is rational (GMP), and where a transcendental function appears it is carried
-in 200-bit floating point (about 60 digits).
+in 256-bit floating point (about 77 digits), compared at about 1e-55 relative.
 """
 
 from __future__ import annotations
@@ -19,10 +19,15 @@ from gmpy2 import mpfr, mpq
 
 from .evaluate import DomainError
 
-gmpy2.get_context().precision = 200
+PRECISION = 256
+gmpy2.get_context().precision = PRECISION
 MPQ = type(mpq(1))
-TOLERANCE = mpfr("1e-40")
-NONZERO = [mpq(k, 4) for k in range(2, 9)]  # 1/2 .. 2
+TOLERANCE = mpfr("1e-55")  # the working precision, less a margin for rounding
+SINGULAR = mpfr("1e-70")  # a pivot this small (relative) in floating point is zero
+# (largest numerator, largest power of 2 in the denominator) per level: level 0 is the
+# wide draw, 1 the narrow one; after a point where something is undefined or overflows,
+# the next is drawn one level narrower.
+LEVELS = ((10**6, 20), (10**3, 10), (100, 6), (10, 4), (4, 2), (2, 1))
 
 
 class Dual:
@@ -79,7 +84,7 @@ def chain(a: Dual, value, slope) -> Dual:
 
 
 def _is_zero(v) -> bool:
-    return v == 0 if isinstance(v, MPQ) else abs(v) < TOLERANCE
+    return v == 0 if isinstance(v, MPQ) else abs(v) < SINGULAR
 
 
 def _real(v):
@@ -355,24 +360,37 @@ class ExactAlgebra:
 # ---------------------------------------------------------------- points
 
 
-def scalar(rng: random.Random, positive=False):
-    value = rng.choice(NONZERO)
+def scalar(rng: random.Random, positive=False, level=0):
+    """A rational p/2^k, p up to 10^6 and 2^k up to 2^20 at level 0 (10^3 and 2^10 at
+    level 1, narrower after): magnitudes over orders of magnitude, both signs unless
+    positive, from a set of some 10^7 values, far too large for a false polynomial
+    identity of moderate degree to vanish on by chance (Schwartz–Zippel: probability at
+    most degree / 10^7 per point). Dyadic denominators keep exact sums cheap."""
+    top, shift = LEVELS[min(level, len(LEVELS) - 1)]
+    value = mpq(rng.randint(1, top), 1 << rng.randint(0, shift))
     return value if positive or rng.random() < 0.5 else -value
 
 
-def matrix(rng: random.Random, rows: int, cols: int, props) -> list:
-    """Rational values honouring the declared properties."""
+def matrix(rng: random.Random, rows: int, cols: int, props, level=0, flip=False) -> list:
+    """Rational values honouring the declared properties.
+
+    positive-definite: L D Lᵀ with a unit lower-triangular L and a diagonal D of wide
+    positive values, so eigenvalues fall far below and above 1; orthogonal: a Cayley
+    rotation, times a Householder reflection when `flip` (determinant −1)."""
     positive = "positive" in props
     if "positive-definite" in props:
-        m = [[const(scalar(rng)) for _ in range(rows)] for _ in range(rows)]
-        mmt = matmul(m, transpose(m))
-        return elementwise(add, mmt, identity(rows))
+        lower = [[const(mpq(1) if i == j else scalar(rng, level=level + 1) if i > j
+                        else mpq(0)) for j in range(rows)] for i in range(rows)]
+        d = [[const(scalar(rng, True, level) if i == j else mpq(0)) for j in range(rows)]
+             for i in range(rows)]
+        return matmul(matmul(lower, d), transpose(lower))
     if "orthogonal" in props:
-        skew = matrix(rng, rows, rows, {"skew-symmetric"})
+        skew = matrix(rng, rows, rows, {"skew-symmetric"}, level + 1)
         eye = identity(rows)
         minus = elementwise(lambda x, y: add(x, neg(y)), eye, skew)
-        return matmul(minus, inverse(elementwise(add, eye, skew)))
-    values = [[const(scalar(rng, positive)) for _ in range(cols)] for _ in range(rows)]
+        rotation = matmul(minus, inverse(elementwise(add, eye, skew)))
+        return matmul(rotation, _householder(rng, rows)) if flip else rotation
+    values = [[const(scalar(rng, positive, level)) for _ in range(cols)] for _ in range(rows)]
     for i in range(rows):
         for j in range(cols):
             if "diagonal" in props and i != j or "skew-symmetric" in props and i == j:
@@ -382,8 +400,16 @@ def matrix(rng: random.Random, rows: int, cols: int, props) -> list:
             elif i > j and "skew-symmetric" in props:
                 values[i][j] = neg(values[j][i])
     if "invertible" in props and _is_zero(det(values).v):
-        return matrix(rng, rows, cols, props)
+        return matrix(rng, rows, cols, props, level, flip)
     return values
+
+
+def _householder(rng: random.Random, n: int) -> list:
+    """I − 2 v vᵀ / (vᵀ v): a rational reflection, determinant −1."""
+    v = [scalar(rng, level=1) for _ in range(n)]
+    norm = sum(x * x for x in v)
+    return [[const(mpq(int(i == j)) - 2 * v[i] * v[j] / norm) for j in range(n)]
+            for i in range(n)]
 
 
 def structured(values, props) -> list:
@@ -417,12 +443,23 @@ def jacobian(y, rows: int, cols: int) -> np.ndarray:
     return out
 
 
+def finite(array: np.ndarray) -> bool:
+    return all(isinstance(v, MPQ | int) or gmpy2.is_finite(v) for v in array.flat)
+
+
 def difference(form: np.ndarray, expected: np.ndarray) -> tuple[bool, float]:
-    """(equal, largest error relative to max(1, |expected|)): exact for rationals."""
-    diff = form - expected
-    values = list(diff.flat)
-    scale = max([1.0] + [abs(float(v)) for v in expected.flat])
-    error = max([abs(float(v)) for v in values] + [0.0]) / scale
-    if all(isinstance(v, MPQ) or isinstance(v, int) for v in values):
+    """(equal, largest error relative to max(1, |expected|)).
+
+    Rationals are compared exactly: any nonzero difference, however small, is a failure.
+    Floating-point values (a transcendental function appeared) are compared at the
+    working precision, TOLERANCE relative. A value that is not finite makes the point
+    unusable (DomainError): an overflow on both sides is never agreement."""
+    if not (finite(form) and finite(expected)):
+        raise DomainError("a value is not finite")
+    values = list((form - expected).flat)
+    scale = max([mpfr(1)] + [abs(_real(v)) for v in expected.flat])
+    largest = max([abs(_real(v)) for v in values] + [mpfr(0)])
+    error = float(largest / scale)
+    if all(isinstance(v, MPQ | int) for v in values):
         return all(v == 0 for v in values), error
-    return all(abs(v) <= TOLERANCE * scale for v in values), error
+    return largest <= TOLERANCE * scale, error

@@ -9,6 +9,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_ECHO = 300  # characters of one piece of the user's text quoted in a message
+MAX_MESSAGE = 2000  # characters of a whole message
+TRUNCATED = "…[truncated]"
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def safe_text(text: object, limit: int | None = MAX_ECHO) -> str:
+    """Text a terminal can be trusted with: every character that is not printable
+    (control characters and ANSI escapes, DEL, C1 controls, line and paragraph
+    separators, bidirectional overrides, lone surrogates, unassigned code points) is
+    written as a Python escape (\\x1b, \\u2028), and text longer than `limit`
+    characters is cut with the marker `…[truncated]`. The one helper for every message
+    matderiv prints, in text and in JSON alike."""
+    text = str(text)
+    cut = limit is not None and len(text) > limit
+    if cut:
+        text = text[:limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else _escape(c) for c in text)
+    return text + TRUNCATED if cut else text
+
+
+def _escape(c: str) -> str:
+    if c in _NAMED:
+        return _NAMED[c]
+    code = ord(c)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 CODES: dict[str, str] = {
     # E1xx: the file and the schema
     "E100": "YAML syntax error: {detail}",
@@ -26,6 +57,10 @@ CODES: dict[str, str] = {
     "E112": "`status` must be `erratum`; `corrected_by` needs `status: erratum`",
     "E113": "YAML anchors, aliases and tags are not allowed",
     "E114": "cannot read the file: {detail}",
+    "E115": "the YAML is too large or too deeply nested: {detail}",
+    "E116": "a number of more than {limit} characters",
+    "E117": "text that is not made of characters: {detail}",
+    "E118": "unknown reference `{ref}` in `sources` (known: {known})",
     "E120": "bad declaration of `{name}`: {detail}",
     "E121": "bad symbol name `{name}`: {detail}",
     "E122": "`wrt` must name a declared scalar, vector or matrix that depends on nothing: {detail}",
@@ -44,18 +79,18 @@ CODES: dict[str, str] = {
     "E301": "{where}: cannot add or subtract {left} and {right}",
     "E302": "{where}: `{name}` needs {expected}, got {got}",
     "E303": "{where}: {detail}",
-    "E304": "differential: shape {got} differs from the shape {expected} of `of`",
     # E4xx: verification
     "E401": "{form}: shape {got} is not the {layout} shape {expected}",
     "E402": "{form}: differs from the exact derivative at sizes {sizes} "
     "(largest error {error:.3g})",
     "E403": "{form}: differs from the numerical derivative at sizes {sizes} "
     "(relative error {error:.3g})",
-    "E404": "no point in the domain of the expressions found at sizes {sizes}: {detail}",
+    "E404": "could not be checked at any point at sizes {sizes} (none where every "
+    "expression is defined and finite): {detail}",
     "E405": "erratum: every given form holds, so the published claim is not refuted",
     "E406": "{form}: the shapes inside the published form do not fit: {detail}",
-    "E407": "{form}: is not linear in {d} (right along each entry, wrong along a "
-    "combination)",
+    "E407": "{form}: is not linear in {d} (a differential is a sum of terms each with "
+    "exactly one differential factor, none inside a nonlinear function)",
 }
 
 INVALID_PREFIXES = ("E1", "E2", "E3")
@@ -70,6 +105,10 @@ class Problem:
     file: str
     line: int
 
+    def __post_init__(self):
+        object.__setattr__(self, "message", safe_text(self.message, MAX_MESSAGE))
+        object.__setattr__(self, "file", safe_text(self.file, None))
+
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.code} {self.message}"
 
@@ -82,6 +121,8 @@ class Problem:
 
 
 def problem(code: str, file: str, line: int, **fields) -> Problem:
+    """A problem from its template; the user's text in the fields is escaped and cut."""
+    fields = {k: safe_text(v) if isinstance(v, str) else v for k, v in fields.items()}
     return Problem(code, CODES[code].format(**fields), file, line)
 
 

@@ -17,9 +17,10 @@ from fractions import Fraction
 from .errors import CatalogError
 from .schema import FUNCTIONS
 
-MAX_LENGTH = 2000
-MAX_DEPTH = 60
-MAX_NODES = 400
+MAX_LENGTH = 10_000  # characters
+MAX_PARENTHESES = 100  # nesting of parentheses (Python's parser stops at 200)
+MAX_DEPTH = 500  # nesting of the tree (a sum of n terms is n deep)
+MAX_NODES = 2000  # nodes of the tree
 MAX_EXPONENT = 12
 MAX_LITERAL = 10**6
 
@@ -113,23 +114,37 @@ def parse(text: str, ctx: Context):
         raise CatalogError("E200", where=ctx.where, detail="not a text")
     if len(text) > MAX_LENGTH:
         raise CatalogError("E205", where=ctx.where, detail=f"more than {MAX_LENGTH} characters")
-    if text.count("(") > MAX_DEPTH:
-        raise CatalogError("E205", where=ctx.where, detail="too many parentheses")
+    if _nesting(text) > MAX_PARENTHESES:
+        raise CatalogError("E205", where=ctx.where, detail=f"parentheses nested deeper than "
+                           f"{MAX_PARENTHESES}")
+    source = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
         raise CatalogError("E200", where=ctx.where, detail=exc.msg) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise CatalogError("E200", where=ctx.where, detail=type(exc).__name__) from None
-    count = sum(1 for _ in ast.walk(tree))
+    count = sum(1 for node in ast.walk(tree) if not isinstance(node, ast.expr_context))
     if count > MAX_NODES:
         raise CatalogError("E205", where=ctx.where, detail=f"more than {MAX_NODES} nodes")
-    return _Converter(ctx).convert(tree.body, 0)
+    return _Converter(ctx, source).convert(tree.body, 0)
+
+
+def _nesting(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}":
+            depth -= 1
+    return deepest
 
 
 class _Converter:
-    def __init__(self, ctx: Context):
+    def __init__(self, ctx: Context, source: str = ""):
         self.ctx = ctx
+        self.source = source
 
     def fail(self, code, **fields):
         raise CatalogError(code, where=self.ctx.where, **fields)
@@ -148,7 +163,18 @@ class _Converter:
             self.fail("E201", construct=f"the literal {type(value).__name__}")
         if isinstance(value, float) and value != value or abs(value) > MAX_LITERAL:
             self.fail("E206", detail=f"{value!r} is out of range")
-        return Num(Fraction(str(value)) if isinstance(value, float) else Fraction(value))
+        if isinstance(value, float):
+            return Num(self._decimal(node, value))
+        return Num(Fraction(value))
+
+    def _decimal(self, node, value: float) -> Fraction:
+        """A decimal literal as the exact rational its digits say (`0.1` is 1/10, and
+        `1.0000000000000000000001` keeps its last digit), never a binary float."""
+        text = (ast.get_source_segment(self.source, node) or "").replace("_", "")
+        try:
+            return Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            return Fraction(str(value))
 
     def _Name(self, node, depth):
         name = node.id

@@ -16,6 +16,7 @@ from . import shapes as S
 from .errors import CODES, CatalogError, Problem, problem
 from .load import Identity
 from .schema import ELEMENTWISE, FUNCTIONS, TENSOR_CATEGORIES
+from .shapes import integer_exponent
 
 LAYOUTS = ("numerator", "denominator", "vec", "vec_denominator", "differential")
 
@@ -52,6 +53,7 @@ class Prepared:
     forms: dict = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     refutations: list = field(default_factory=list)  # (code, message, key) of an erratum
+    nonlinear: bool = False  # the given differential is not linear in the differentials
 
     @property
     def wrt(self):
@@ -166,12 +168,53 @@ def _expressions(prep: Prepared) -> None:
     if ident.differential is not None:
         tree, shape = _read(prep, ident.differential, "differential", differentials=True)
         if tree is not None:
-            if shape != prep.of_shape and not is_zero(tree):
-                _add(prep, "E304", "differential", got=S.show(shape),
-                     expected=S.show(prep.of_shape))
-            else:
-                prep.forms["differential"] = Form("differential", tree, True, shape, shape)
+            # a differential of another shape than `of` is a wrong form (failed), as a
+            # layout form of the wrong shape is
+            prep.forms["differential"] = Form("differential", tree, True, prep.of_shape, shape)
+            prep.nonlinear = not zero_array(tree) and differential_degree(tree) != 1
     _required_forms(prep)
+
+
+_LINEAR_CALLS = {"tr", "vec", "diag", "kron", "hadamard"}
+NONLINEAR = 99
+
+
+def differential_degree(node) -> int:
+    """The degree of an expression in the differentials (dX, dU): a differential must
+    have degree exactly 1, NONLINEAR marks a differential inside a nonlinear function."""
+    if isinstance(node, E.Differential):
+        return 1
+    if isinstance(node, E.Neg | E.Transpose):
+        return differential_degree(node.arg)
+    if isinstance(node, E.Bin):
+        left, right = differential_degree(node.left), differential_degree(node.right)
+        if node.op in "+-":
+            if zero_array(node.left) or zero_array(node.right):
+                return max(left, right)
+            return left if left == right else NONLINEAR
+        if node.op == "*":
+            return min(left + right, NONLINEAR)
+        if right:
+            return NONLINEAR
+        if node.op == "/" or left == 0:
+            return left
+        k = integer_exponent(node.right)
+        return left if k == 1 else NONLINEAR
+    if isinstance(node, E.Call):
+        degrees = [differential_degree(a) for a in node.args]
+        if node.fn in _LINEAR_CALLS:
+            return min(sum(degrees), NONLINEAR)
+        return NONLINEAR if any(degrees) else 0
+    if isinstance(node, E.Apply):
+        return NONLINEAR if differential_degree(node.arg) else 0
+    return 0
+
+
+def zero_array(node) -> bool:
+    """0, zeros(...), and their transposes and negations: zero whatever the point."""
+    while isinstance(node, E.Neg | E.Transpose):
+        node = node.arg
+    return is_zero(node) or isinstance(node, E.Call) and node.fn == "zeros"
 
 
 def is_zero(tree) -> bool:
@@ -190,9 +233,9 @@ def _required_forms(prep: Prepared) -> None:
     given = ident.derivative
     if prep.refutations:
         return
-    if prep.tensor and ident.differential is None:
+    if prep.tensor and ident.differential is None and "vec" not in given:
         _add(prep, "E109", "of", detail=f"a {prep.category} identity needs `differential` "
-             "(its derivative has more than two axes)")
+             "or `derivative.vec` (its derivative has more than two axes)")
     if not prep.tensor and not ({"numerator", "denominator"} & set(given)):
         _add(prep, "E109", "of", detail="give `derivative.numerator` or "
              "`derivative.denominator`")
@@ -221,7 +264,9 @@ def _derive(prep: Prepared) -> None:
 
 
 def differential_from(numerator, prep: Prepared):
-    """d(of) = N dX (or tr(N dX) for a scalar by a matrix); None where N holds diff(U, x)."""
+    """d(of) = N dX (or tr(N dX) for a scalar by a matrix, (N dx)ᵀ for a row-valued `of`
+    by a vector, whose numerator is the Jacobian of the column); None where N holds
+    diff(U, x)."""
     if any(isinstance(n, E.DiffOf) for n in E.walk(numerator)):
         return None
     if isinstance(numerator, E.Num) and numerator.value == 0:
@@ -229,6 +274,9 @@ def differential_from(numerator, prep: Prepared):
     d = E.Differential(prep.identity.wrt)
     if prep.category == "scalar-by-matrix":
         return E.Call("tr", (E.Bin("*", numerator, d),))
+    row = prep.of_shape[0] == S.ONE and prep.of_shape[1] != S.ONE
+    if row and not S.is_scalar(prep.wrt.shape):
+        return E.Transpose(E.Bin("*", numerator, d))
     return E.Bin("*", numerator, d)
 
 

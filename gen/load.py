@@ -6,6 +6,9 @@ so that a catalog file cannot blow up in memory or smuggle in a Python object.
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +18,16 @@ from . import schema
 from .errors import Problem, problem
 
 MAX_FILE_BYTES = 5_000_000
+MAX_YAML_NODES = 100_000  # values (scalars, lists, mappings) in one file
+MAX_YAML_DEPTH = 50  # lists and mappings nested in one another
+MAX_NUMBER_CHARS = 1_000  # a YAML integer literal (Python refuses str() past 4,300 digits)
 NOT_IDENTITIES = ("references.yaml", "gaps.yaml", "release.yaml", "released-ids.yaml")
+CATALOG_REFERENCES = Path(__file__).resolve().parent.parent / "catalog" / "references.yaml"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _Float(float):
+    text = ""
 
 
 class _Mapping(dict):
@@ -35,8 +47,33 @@ class _DuplicateKey(Exception):
         self.key, self.line = key, line
 
 
+class _Refused(Exception):
+    """A YAML value beyond a limit or not representable: one problem at its line."""
+
+    def __init__(self, code: str, line: int, **fields):
+        self.code, self.line, self.fields = code, line, fields
+
+
 class _Loader(yaml.SafeLoader):
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._nodes = 0
+
     def compose_node(self, parent, index):
+        line = self.peek_event().start_mark.line + 1
+        self._nodes += 1
+        if self._nodes > MAX_YAML_NODES:
+            raise _Refused("E115", line, detail=f"more than {MAX_YAML_NODES} values")
+        if self._depth >= MAX_YAML_DEPTH:
+            raise _Refused("E115", line, detail=f"nested deeper than {MAX_YAML_DEPTH} levels")
+        self._depth += 1
+        try:
+            return self._compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             raise yaml.MarkedYAMLError(
                 "while composing", None, "aliases are not allowed", self.peek_event().start_mark
@@ -53,6 +90,39 @@ class _Loader(yaml.SafeLoader):
                 "while composing", None, "anchors and tags are not allowed", event.start_mark
             )
         return super().compose_node(parent, index)
+
+    def construct_object(self, node, deep=False):
+        """Any failure to build a value (a date such as 2024-13-01, an integer too long
+        to print) is a problem at that value's line, never a traceback."""
+        try:
+            return super().construct_object(node, deep)
+        except (_Refused, _DuplicateKey, yaml.YAMLError):
+            raise
+        except (ValueError, OverflowError, TypeError, ArithmeticError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value ({type(exc).__name__}: {exc})",
+                node.start_mark) from None
+
+    def construct_scalar(self, node):
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            char = _SURROGATE.search(value).group(0)
+            raise _Refused("E117", node.start_mark.line + 1,
+                           detail=f"a lone surrogate U+{ord(char):04X}")
+        return value
+
+    def construct_yaml_float(self, node):
+        """A float that keeps its digits: `0.30000000000000000000001` as an expression
+        must reach the parser as written, not rounded to a binary float."""
+        value = _Float(super().construct_yaml_float(node))
+        value.text = str(node.value)
+        return value
+
+    def construct_yaml_int(self, node):
+        text = str(node.value)
+        if len(text) > MAX_NUMBER_CHARS:
+            raise _Refused("E116", node.start_mark.line + 1, limit=MAX_NUMBER_CHARS)
+        return super().construct_yaml_int(node)
 
     def construct_mapping(self, node, deep=False):
         result = _Mapping()
@@ -77,6 +147,8 @@ class _Loader(yaml.SafeLoader):
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_sequence)
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
 
 
 @dataclass
@@ -113,21 +185,72 @@ class Identity:
         }
 
 
+class _Unreadable(Exception):
+    pass
+
+
+def read_bounded(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or _Unreadable.
+
+    A symbolic link is not followed (O_NOFOLLOW), a FIFO does not block the open
+    (O_NONBLOCK), anything but a regular file (a device such as /dev/zero, a FIFO, a
+    folder) is refused by fstat before a byte is read, the size is checked with fstat,
+    and at most limit + 1 bytes are ever read, in case the file grows meanwhile.
+    """
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            raise _Unreadable("a symbolic link, which is not followed: give its target")
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or type(exc).__name__) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Unreadable(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > limit:
+            raise _Unreadable(f"larger than {limit} bytes")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise _Unreadable(f"larger than {limit} bytes")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise _Unreadable(exc.strerror or type(exc).__name__) from None
+    finally:
+        os.close(fd)
+
+
+def _kind(mode: int) -> str:
+    for test, word in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return word
+    return "not a plain file"
+
+
 def read_yaml(path: Path) -> tuple[object, list[Problem]]:
     """Parse one YAML file; problems instead of exceptions."""
     name = str(path)
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, [problem("E114", name, 1, detail=exc.strerror or str(exc))]
-    if len(data) > MAX_FILE_BYTES:
-        return None, [problem("E114", name, 1, detail=f"larger than {MAX_FILE_BYTES} bytes")]
+        data = read_bounded(path)
+    except _Unreadable as exc:
+        return None, [problem("E114", name, 1, detail=str(exc))]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return None, [problem("E114", name, 1, detail=f"not UTF-8 ({exc.reason})")]
     try:
         return yaml.load(text, Loader=_Loader), []  # noqa: S506 - _Loader is a SafeLoader
+    except _Refused as exc:
+        return None, [problem(exc.code, name, exc.line, **exc.fields)]
     except _DuplicateKey as exc:
         return None, [problem("E108", name, exc.line, key=exc.key)]
     except yaml.MarkedYAMLError as exc:
@@ -140,6 +263,15 @@ def read_yaml(path: Path) -> tuple[object, list[Problem]]:
 
 def load_file(path: Path) -> tuple[list[Identity], list[Problem]]:
     """Identities of one file, plus the problems that belong to no identity."""
+    try:
+        return _load_file(path)
+    except (RecursionError, MemoryError) as exc:  # the limits above should prevent these
+        return [], [problem("E115", str(path), 1, detail=type(exc).__name__)]
+    except Exception as exc:  # noqa: BLE001 - untrusted input: a problem, never a traceback
+        return [], [problem("E114", str(path), 1, detail=f"unexpected {type(exc).__name__}")]
+
+
+def _load_file(path: Path) -> tuple[list[Identity], list[Problem]]:
     data, problems = read_yaml(path)
     name = str(path)
     if problems:
@@ -215,7 +347,7 @@ class _Checker:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             self._add("E105", line or self._line(key), key=key, expected="an expression (text)")
             return None
-        return str(value)
+        return getattr(value, "text", None) or str(value)
 
     def text_list(self, key: str) -> list[str]:
         value = self.item.get(key)
@@ -281,6 +413,7 @@ class _Checker:
             if unknown or bad:
                 self._add("E110", line, detail=f"unknown or non-scalar keys {unknown or bad}")
                 continue
+            self.lines[f"sources.{len(result)}"] = line
             result.append(dict(entry))
         return result
 
@@ -333,7 +466,35 @@ def load_all(paths: list[Path], known_ids=None) -> tuple[list[Identity], list[Pr
         identities += found
         loose += problems
     _check_links(identities, known_ids)
+    _check_references(identities)
     return identities, loose
+
+
+def references_of(folder: Path) -> set[str]:
+    """The bibliography keys an identity file in `folder` may cite: the catalog's, plus
+    those of a `references.yaml` beside the file (as the catalog keeps its own)."""
+    keys = set()
+    for path in {CATALOG_REFERENCES, folder / "references.yaml"}:
+        if not os.path.lexists(path):
+            continue
+        data, problems = read_yaml(path)
+        if not problems and isinstance(data, dict) and isinstance(data.get("references"), dict):
+            keys |= {str(k) for k in data["references"]}
+    return keys
+
+
+def _check_references(identities: list[Identity]) -> None:
+    known: dict[Path, set[str]] = {}
+    for ident in identities:
+        for index, source in enumerate(ident.sources):
+            folder = Path(ident.file).parent
+            if folder not in known:
+                known[folder] = references_of(folder)
+            ref = str(source.get("ref"))
+            if ref not in known[folder]:
+                ident.problems.append(problem(
+                    "E118", ident.file, ident.line_of(f"sources.{index}"), ref=ref,
+                    known=", ".join(sorted(known[folder])) or "none"))
 
 
 def ids_in(folder: Path) -> set[str]:

@@ -1,5 +1,5 @@
 """The numeric check: floating-point points that honour the properties, and derivatives by
-complex step (or central differences where a non-analytic function such as abs appears).
+complex step.
 
 Independent of the exact check: NumPy's own det and inv, random real points, nothing
 shared but the tree walker.
@@ -13,7 +13,6 @@ from .evaluate import DomainError
 from .schema import ELEMENTWISE
 
 STEP_COMPLEX = 1e-30
-STEP_CENTRAL = 1e-4
 MAX_COND = 100.0
 
 
@@ -21,7 +20,12 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-NP_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": np.abs, "sin": np.sin,
+def _abs(x):
+    """|x| that carries a complex step: x·sign(Re x) is analytic away from 0."""
+    return x * np.sign(x.real) if np.iscomplexobj(x) else np.abs(x)
+
+
+NP_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": _abs, "sin": np.sin,
                 "cos": np.cos, "tanh": np.tanh, "sigmoid": _sigmoid}
 
 
@@ -104,40 +108,66 @@ class NumpyAlgebra:
 
 # ---------------------------------------------------------------- points
 
+SPREAD = 3.0  # positive values and eigenvalues: log-uniform in 10^-3 .. 10^3 at level 0
 
-def scalar(rng: np.random.Generator, positive=False) -> float:
-    value = rng.uniform(0.5, 2.0)
+
+def magnitude(rng: np.random.Generator, level: int, size=None):
+    """Log-uniform magnitudes; each retry after an overflow (level + 1) narrows them."""
+    spread = SPREAD / (1 + level)
+    return 10.0 ** rng.uniform(-spread, spread, size)
+
+
+def scalar(rng: np.random.Generator, positive=False, level=0) -> float:
+    value = float(magnitude(rng, level))
     return value if positive or rng.random() < 0.5 else -value
 
 
-def matrix(rng: np.random.Generator, rows: int, cols: int, props) -> np.ndarray:
-    """A well-conditioned float point honouring the declared properties."""
+def matrix(rng: np.random.Generator, rows: int, cols: int, props, level=0,
+           flip=False) -> np.ndarray:
+    """A float point honouring the declared properties.
+
+    A general matrix is a well-conditioned Gaussian one (wide magnitudes are the exact
+    check's job: in floating point they turn sound formulas such as log(1 − sigmoid(x))
+    into cancellation); positive values, nonzero magnitudes and the eigenvalues of
+    positive-definite matrices are log-uniform over orders of magnitude; orthogonal
+    matrices have determinant −1 when `flip`, +1 otherwise."""
     for _ in range(200):
-        m = _draw(rng, rows, cols, props)
+        m = _draw(rng, rows, cols, props, level, flip)
         singular_by_design = "skew-symmetric" in props and rows % 2 == 1
-        if rows != cols or rows == 1 or singular_by_design or np.linalg.cond(m) <= MAX_COND:
+        conditioned = props & {"positive-definite", "positive", "diagonal", "orthogonal"}
+        if (rows != cols or rows == 1 or singular_by_design or conditioned
+                or np.linalg.cond(m) <= MAX_COND):
             return m
     raise DomainError("no well-conditioned matrix found")
 
 
-def _draw(rng, rows, cols, props):
+def _draw(rng, rows, cols, props, level, flip):
     if "positive" in props:
-        return rng.uniform(0.5, 2.0, (rows, cols))
+        return magnitude(rng, level, (rows, cols))
     m = rng.standard_normal((rows, cols))
     if "nonzero" in props:
-        m = np.sign(m) * rng.uniform(0.5, 2.0, (rows, cols))
+        m = np.sign(m) * magnitude(rng, level, (rows, cols))
     if "positive-definite" in props:
-        return m @ m.T / rows + 0.5 * np.eye(rows)
+        q = _orthogonal(rng, rows, False)
+        m = (q * magnitude(rng, level, rows)) @ q.T
+        return (m + m.T) / 2
     if "orthogonal" in props:
-        q, r = np.linalg.qr(m)
-        return q * np.sign(np.diag(r))
+        return _orthogonal(rng, rows, flip)
     if "symmetric" in props:
         return (m + m.T) / 2
     if "skew-symmetric" in props:
         return (m - m.T) / 2
     if "diagonal" in props:
-        return np.diag(np.sign(np.diag(m)) * rng.uniform(0.5, 2.0, rows))
+        return np.diag(np.sign(np.diag(m)) * magnitude(rng, level, rows))
     return m
+
+
+def _orthogonal(rng, n: int, flip: bool) -> np.ndarray:
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    q = q * np.sign(np.diag(r))
+    if (np.linalg.det(q) < 0) != flip:
+        q[:, 0] = -q[:, 0]
+    return q
 
 
 def structured(m: np.ndarray, props) -> np.ndarray:
@@ -150,8 +180,9 @@ def structured(m: np.ndarray, props) -> np.ndarray:
     return m
 
 
-def jacobian(f, x0: np.ndarray, analytic: bool) -> np.ndarray:
-    """D[i, j, k, l] = d f(X)[i, j] / d X[k, l] at x0."""
+def jacobian(f, x0: np.ndarray) -> np.ndarray:
+    """D[i, j, k, l] = d f(X)[i, j] / d X[k, l] at x0, by complex step (exact to rounding:
+    no difference of nearby values is taken; abs carries the step as x·sign(Re x))."""
     rows, cols = x0.shape
     y0 = f(x0)
     out = np.empty((*y0.shape, rows, cols))
@@ -159,13 +190,7 @@ def jacobian(f, x0: np.ndarray, analytic: bool) -> np.ndarray:
         for l in range(cols):
             e = np.zeros((rows, cols))
             e[k, l] = 1.0
-            if analytic:
-                out[:, :, k, l] = f(x0 + 1j * STEP_COMPLEX * e).imag / STEP_COMPLEX
-            else:
-                h = STEP_CENTRAL * max(1.0, abs(x0[k, l]))
-                out[:, :, k, l] = (
-                    -f(x0 + 2 * h * e) + 8 * f(x0 + h * e) - 8 * f(x0 - h * e) + f(x0 - 2 * h * e)
-                ) / (12 * h)
+            out[:, :, k, l] = f(x0 + 1j * STEP_COMPLEX * e).imag / STEP_COMPLEX
     return out
 
 

@@ -106,7 +106,7 @@ def _reference(prep, values: dict, sizes: dict) -> np.ndarray:
     def f(x):
         return Evaluator(alg, {**values, wrt: x}, sizes)(prep.of)
 
-    D = numeric.jacobian(f, values[wrt], True)
+    D = numeric.jacobian(f, values[wrt])
     layout = "denominator" if arrange(D, "denominator", prep.of_shape,
                                       prep.wrt.shape) is not None else "vec_denominator"
     return np.asarray(arrange(D, layout, prep.of_shape, prep.wrt.shape), dtype=float)

@@ -104,6 +104,9 @@ def layout_shape(y_shape, x_shape, layout: str):
         shape = (y_shape[0] * y_shape[1], x_shape[0] * x_shape[1])
         return shape if layout == "vec" else shape[::-1]
     ya, xa = axes(y_shape), axes(x_shape)
+    if not xa:  # by a scalar: the shape of Y itself (a row stays a row)
+        shape = (y_shape[0], y_shape[1])
+        return shape if layout in ("numerator", "differential") else (shape[1], shape[0])
     total = ya + xa[::-1]
     if len(total) > 2:
         return None
@@ -289,13 +292,17 @@ def arrange(D, layout: str, y_shape, x_shape):
     """Lay out a derivative array D[i, j, k, l] = dY[i, j] / dX[k, l] (a NumPy array).
 
     numerator: axes of Y, then axes of X reversed, length-one axes of the declared shapes
-    dropped; denominator: that transposed; vec: d vec(Y) / d vec(X)^T with columns stacked.
+    dropped (by a scalar: the shape of Y itself, so a row stays a row); denominator: that
+    transposed; vec: d vec(Y) / d vec(X)^T with columns stacked.
     Returns None where the layout has more than two axes.
     """
     yr, yc, xr, xc = D.shape
     if layout in ("vec", "vec_denominator"):
         jac = D.transpose(1, 0, 3, 2).reshape(yr * yc, xr * xc)
         return jac if layout == "vec" else jac.T
+    if x_shape[0] == ONE and x_shape[1] == ONE:  # by a scalar: the shape of Y
+        M = D[:, :, 0, 0]
+        return M if layout == "numerator" else M.T
     unit = [s == ONE for s in (*y_shape, *x_shape)]
     flags = [unit[0], unit[1], unit[3], unit[2]]
     N = D.transpose(0, 1, 3, 2)

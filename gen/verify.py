@@ -1,9 +1,11 @@
 """One identity -> a Verdict: every given (and derived) form checked exactly and numerically.
 
-The size assignments follow the format's promise: different size names get different
-values, every pair of names appears in both orders, every size is at least 3 once. The
-verdict of a well-formed identity is cached by a hash of its content and of the tool's
-own source, and identities are verified in parallel across processes.
+The sizes follow the size rule (sizerule.py): two exact assignments, with different
+values per name, every pair of names in both orders, and one with every size at least the
+identity's degree bound; the numeric check adds an assignment at larger sizes drawn per
+identity. Points cover what the declarations allow. The verdict of a well-formed identity
+is cached by a hash of its content and of the checking code, and identities are verified
+in parallel across processes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .load import Identity
 from .opinion import opinion
 from .schema import TRANSCENDENTAL
 from .shapes import arrange, integer_exponent
+from .sizerule import Bound, degree_bound, exact_assignments, numeric_assignment
 
 EXACT_TRIES = 30
 NUMERIC_POINTS = 3
@@ -51,21 +54,25 @@ class Verdict:
     exact: str = ""
     sympy: dict = field(default_factory=dict)
     seconds: float = 0.0
+    guarantee: str = ""  # proved, checked (or empty when not verified)
+    degree: int = 0
+    bound: int = 0
+    capped: bool = False
+    evidence: list = field(default_factory=list)  # per check: sizes, kind, points, errors
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def size_assignments(prep: Prepared) -> list[dict]:
-    names = sorted({s for d in prep.decls.values() for s in d.size_names})
-    k = len(names)
-    if k == 0:
-        return [{}, {}]
-    if k == 1:
-        return [{names[0]: 3}, {names[0]: 2}]
-    up = {n: 2 + i for i, n in enumerate(names)}
-    down = {n: 2 + (k - 1 - i) for i, n in enumerate(names)}
-    return [up, down]
+def size_names(prep: Prepared) -> list[str]:
+    return sorted({s for d in prep.decls.values() for s in d.size_names})
+
+
+def size_assignments(prep: Prepared, bound: Bound | None = None) -> list[dict]:
+    """The exact check's assignments (the numeric check adds one more)."""
+    if bound is None:
+        bound = degree_bound(prep, [f for f in prep.forms.values() if f.shape_ok])
+    return exact_assignments(size_names(prep), bound)
 
 
 def _concrete(shape, sizes) -> tuple[int, int]:
@@ -88,10 +95,10 @@ class _Point:
     values: dict  # name -> value with dual parts (wrt, dependents)
     plain: dict  # name -> value without dual parts
     slopes: dict  # dependent name -> list over directions of its derivative matrix
-    weights: list  # a random direction, to check that the differential is linear
 
 
-def _exact_point(prep: Prepared, sizes: dict, rng: random.Random) -> _Point:
+def _exact_point(prep: Prepared, sizes: dict, rng: random.Random, level: int,
+                 flip: bool) -> _Point:
     wrt = prep.identity.wrt
     xr, xc = _concrete(prep.wrt.shape, sizes)
     count = xr * xc
@@ -100,20 +107,20 @@ def _exact_point(prep: Prepared, sizes: dict, rng: random.Random) -> _Point:
         if decl.kind == "function":
             continue
         rows, cols = _concrete(decl.shape, sizes)
-        base = derive.matrix(rng, rows, cols, decl.props)
+        base = derive.matrix(rng, rows, cols, decl.props, level, flip)
         plain[name] = base
         if name == wrt:
             values[name] = [[derive.Dual(x.v, _unit(i * cols + j, count))
                              for j, x in enumerate(row)] for i, row in enumerate(base)]
         elif decl.depends_on:
-            slope = [derive.structured([[derive.scalar(rng) for _ in range(cols)]
+            slope = [derive.structured([[derive.scalar(rng, level=1) for _ in range(cols)]
                                         for _ in range(rows)], decl.props) for _ in range(count)]
             slopes[name] = slope
             values[name] = [[derive.Dual(x.v, [s[i][j] for s in slope])
                              for j, x in enumerate(row)] for i, row in enumerate(base)]
         else:
             values[name] = base
-    return _Point(values, plain, slopes, [derive.scalar(rng) for _ in range(count)])
+    return _Point(values, plain, slopes)
 
 
 def _unit(k: int, count: int) -> list:
@@ -153,56 +160,71 @@ def _wrap(array) -> list | None:
     return [[derive.Dual(x) for x in row] for row in array]
 
 
-def _exact_form(alg, form, plain, sizes, diffs, expected, differentials=None):
+def _exact_form(alg, form, plain, sizes, diffs, expected):
     if form.zero:
         return np.full(expected.shape, derive.mpq(0), dtype=object)
-    ev = Evaluator(alg, plain, sizes, {k: v for k, v in diffs.items() if v is not None},
-                   differentials)
+    ev = Evaluator(alg, plain, sizes, {k: v for k, v in diffs.items() if v is not None})
     return derive.to_array(ev(form.tree))
 
 
 def _exact_differential(prep, sizes, alg, point, form, D):
-    """Check d(of) along every unit direction and one random combination (linearity)."""
-    wrt = prep.identity.wrt
+    """The differential at once along every direction: dX carries a unit dual part per
+    entry (and dU its slopes), so the dual parts of the form are its values along each
+    unit direction. The form is linear in the differentials (checked when it was read),
+    so its value part must vanish."""
     xr, xc = D.shape[2], D.shape[3]
-    directions = [[1 if i == k else 0 for i in range(xr * xc)] for k in range(xr * xc)]
-    directions.append(point.weights)
-    worst = (True, 0.0)
-    linear = True
-    for index, coeffs in enumerate(directions):
-        dx = [[derive.const(derive.mpq(coeffs[i * xc + j])) for j in range(xc)]
-              for i in range(xr)]
-        dmap = {wrt: dx}
-        for name, slope in point.slopes.items():
-            rows, cols = len(slope[0]), len(slope[0][0])
-            dmap[name] = [[derive.const(sum(c * s[i][j] for c, s in zip(coeffs, slope)))
-                           for j in range(cols)] for i in range(rows)]
-        expected = np.tensordot(D, np.array(coeffs, dtype=object).reshape(xr, xc), axes=2)
-        value = _exact_form(alg, form, point.plain, sizes, {}, expected, dmap)
-        equal, error = derive.difference(value, expected)
-        if not equal and index == len(directions) - 1 and worst[0]:
-            linear = False  # right along every axis, wrong along a combination
-        worst = (worst[0] and equal, max(worst[1], error))
-    return worst if linear else (False, -error)
+    count = xr * xc
+    dmap = {prep.identity.wrt: [[derive.Dual(derive.mpq(0), _unit(i * xc + j, count))
+                                 for j in range(xc)] for i in range(xr)]}
+    for name, slope in point.slopes.items():
+        rows, cols = len(slope[0]), len(slope[0][0])
+        dmap[name] = [[derive.Dual(derive.mpq(0), [s[i][j] for s in slope])
+                       for j in range(cols)] for i in range(rows)]
+    if form.zero:
+        value = [[derive.const(derive.mpq(0))] * D.shape[1] for _ in range(D.shape[0])]
+    else:
+        value = Evaluator(alg, point.plain, sizes, {}, dmap)(form.tree)
+    constant = derive.to_array(value)
+    equal, error = derive.difference(derive.jacobian(value, xr, xc), D)
+    offset, _ = derive.difference(constant, np.zeros(constant.shape, dtype=object)
+                                  + derive.mpq(0))
+    return (equal and offset, error)
 
 
-def exact_check(prep: Prepared, forms, sizes: dict, seed: int) -> dict:
+def exact_check(prep: Prepared, forms, sizes: dict, seed: int, points: int = 1,
+                flip: bool = False) -> dict:
+    """Errors per form, worst over `points` usable points (wide, then narrow magnitudes).
+
+    After a point where anything is undefined or not finite, the next is drawn narrower.
+    Raises DomainError when no point in EXACT_TRIES is usable."""
     rng = random.Random(seed)
     alg = derive.ExactAlgebra(seed)
-    last = ""
+    worst: dict = {}
+    usable, level, last = 0, 0, ""
     for _ in range(EXACT_TRIES):
-        point = _exact_point(prep, sizes, rng)
+        point = _exact_point(prep, sizes, rng, level, flip=flip != (usable % 2 == 1))
         try:
-            return _exact_at(prep, sizes, alg, point, forms)
+            errors = _exact_at(prep, sizes, alg, point, forms)
         except DomainError as exc:
-            last = str(exc)
-    raise DomainError(last)
+            level, last = level + 1, str(exc)
+            continue
+        level = max(level, usable + 1)
+        for name, (equal, error) in errors.items():
+            old = worst.get(name, (True, 0.0))
+            worst[name] = (old[0] and equal, max(old[1], error))
+        usable += 1
+        if usable == points:
+            return worst
+    if usable:
+        return worst
+    raise DomainError(last or "no usable point")
 
 
 # ---------------------------------------------------------------- the numeric check
 
 
-def _numeric_point(prep: Prepared, sizes: dict, rng: np.random.Generator):
+def _numeric_point(prep: Prepared, sizes: dict, rng: np.random.Generator, level: int,
+                   flip: bool):
     xr, xc = _concrete(prep.wrt.shape, sizes)
     count = xr * xc
     values, slopes, bends = {}, {}, {}
@@ -210,7 +232,7 @@ def _numeric_point(prep: Prepared, sizes: dict, rng: np.random.Generator):
         if decl.kind == "function":
             continue
         rows, cols = _concrete(decl.shape, sizes)
-        values[name] = numeric.matrix(rng, rows, cols, decl.props)
+        values[name] = numeric.matrix(rng, rows, cols, decl.props, level, flip)
         if decl.depends_on:
             slopes[name] = np.array([numeric.structured(rng.standard_normal((rows, cols)),
                                                         decl.props) for _ in range(count)])
@@ -235,11 +257,12 @@ def _numeric_function(prep, values, slopes, bends, alg, sizes):
     return f
 
 
-def _numeric_at(prep, sizes, alg, rng, forms, analytic) -> dict:
-    values, slopes, bends = _numeric_point(prep, sizes, rng)
+def _numeric_at(prep, sizes, alg, rng, forms, level: int, flip: bool) -> dict:
+    """Errors per form at one random point; DomainError where anything is undefined or
+    not finite (the value, the derivative, a form): such a point never counts."""
+    values, slopes, bends = _numeric_point(prep, sizes, rng, level, flip)
     f = _numeric_function(prep, values, slopes, bends, alg, sizes)
-    wrt = prep.identity.wrt
-    x0 = values[wrt]
+    x0 = values[prep.identity.wrt]
     with np.errstate(all="raise"):
         try:
             y0 = f(x0)
@@ -248,7 +271,9 @@ def _numeric_at(prep, sizes, alg, rng, forms, analytic) -> dict:
     if not np.all(np.isfinite(y0)):
         raise DomainError("a value is not finite")
     with np.errstate(all="ignore"):
-        D = numeric.jacobian(f, x0, analytic)
+        D = numeric.jacobian(f, x0)
+        if not np.all(np.isfinite(D)):
+            raise DomainError("the derivative is not finite")
         return {form.name: _numeric_form(prep, sizes, alg, form, values, slopes, D, rng)
                 for form in forms}
 
@@ -264,7 +289,7 @@ def _numeric_form(prep, sizes, alg, form, values, slopes, D, rng) -> float:
                 dmap[name] = np.tensordot(direction.reshape(-1), slope, axes=1)
             expected = np.tensordot(D, direction, axes=2)
             value = _float_form(alg, form, values, sizes, {}, expected, dmap)
-            worst = max(worst, numeric.relative_error(value, expected))
+            worst = max(worst, _relative(value, expected))
         return worst
     expected = arrange(D, form.name, prep.of_shape, prep.wrt.shape)
     diffs = {}
@@ -272,6 +297,12 @@ def _numeric_form(prep, sizes, alg, form, values, slopes, D, rng) -> float:
         array = slope.transpose(1, 2, 0).reshape(slope.shape[1], slope.shape[2], xr, xc)
         diffs[name] = arrange(array, form.name, prep.decls[name].shape, prep.wrt.shape)
     value = _float_form(alg, form, values, sizes, diffs, expected)
+    return _relative(value, expected)
+
+
+def _relative(value, expected) -> float:
+    if not np.all(np.isfinite(value)):
+        raise DomainError("a form is not finite")
     return numeric.relative_error(value, expected)
 
 
@@ -283,30 +314,36 @@ def _float_form(alg, form, values, sizes, diffs, expected, differentials=None):
                        differentials)
         return np.asarray(ev(form.tree), dtype=float)
     except (np.linalg.LinAlgError, ZeroDivisionError):
-        return np.full(expected.shape, np.nan)
+        raise DomainError("a form is undefined") from None
 
 
-def numeric_check(prep: Prepared, forms, sizes: dict, seed: int) -> tuple[dict, int]:
+def numeric_check(prep: Prepared, forms, sizes: dict, seed: int,
+                  flip: bool = False) -> tuple[dict, int]:
+    """Worst relative error per form over NUMERIC_POINTS usable points.
+
+    After a point that overflows or leaves the domain, the next is drawn at a narrower
+    spread of magnitudes; DomainError when no point in EXACT_TRIES is usable."""
     rng = np.random.default_rng(seed)
     generic = {name: np.concatenate([rng.uniform(-1, 1, 1), rng.choice([-1, 1], 2)
                                      * rng.uniform(0.5, 2, 2), rng.uniform(0.5, 1.5, 1),
                                      rng.uniform(-1, 1, 1)])
                for name, d in prep.decls.items() if d.kind == "function"}
     alg = numeric.NumpyAlgebra(generic)
-    analytic = not any(isinstance(n, E.Call) and n.fn == "abs" for n in E.walk(prep.of))
     worst: dict = {}
-    points, tries = 0, 0
-    while points < NUMERIC_POINTS:
-        tries += 1
-        if tries > EXACT_TRIES:
-            raise DomainError("no numeric point where every expression is defined")
+    points, level, last = 0, 0, ""
+    for _ in range(EXACT_TRIES):
         try:
-            errors = _numeric_at(prep, sizes, alg, rng, forms, analytic)
-        except DomainError:
+            errors = _numeric_at(prep, sizes, alg, rng, forms, level, flip != (points % 2 == 1))
+        except DomainError as exc:
+            level, last = level + 1, str(exc)
             continue
         points += 1
         for name, error in errors.items():
             worst[name] = max(worst.get(name, 0.0), error)
+        if points == NUMERIC_POINTS:
+            break
+    if not points:
+        raise DomainError(last or "no usable point")
     return worst, points
 
 
@@ -325,7 +362,9 @@ def verify_identity(ident: Identity) -> Verdict:
     for form in prep.forms.values():
         verdict.forms[form.name] = {"given": form.given, "text": form.text, "ok": True,
                                     "exact_error": None, "numeric_error": None}
-        if form.shape_ok:
+        if form.name == "differential" and prep.nonlinear:
+            _fail(verdict, form, "E407", d="d" + prep.identity.wrt)
+        elif form.shape_ok:
             checkable.append(form)
         else:
             _fail(verdict, form, "E401", got=_show(form.shape), layout=_layout_name(form.name),
@@ -337,6 +376,8 @@ def verify_identity(ident: Identity) -> Verdict:
         verdict.sympy = opinion(prep, verdict.sizes[0], seed_of(ident))
     _quiet_derived(verdict)
     _conclude(prep, verdict)
+    if verdict.status != "verified":
+        verdict.guarantee = ""
     verdict.seconds = round(time.perf_counter() - started, 3)
     return verdict
 
@@ -362,35 +403,80 @@ def _fail(verdict: Verdict, form, code: str, **fields) -> None:
     verdict.failures.append((code, message, FORM_KEYS[form.name] if form.given else "derivative"))
 
 
+def _label(sizes: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items()) or "as declared"
+
+
 def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
+    """The exact check at the size rule's assignments, then the numeric check there and at
+    one larger assignment; every failure is recorded on the verdict."""
     seed = seed_of(prep.identity)
-    for index, sizes in enumerate(size_assignments(prep)):
-        verdict.sizes.append(sizes)
-        label = ", ".join(f"{k}={v}" for k, v in sizes.items()) or "as declared"
+    names = size_names(prep)
+    bound = degree_bound(prep, forms)
+    verdict.degree, verdict.bound, verdict.capped = bound.degree, bound.bound, bound.capped
+    exact_sizes = exact_assignments(names, bound)
+    numeric_sizes = exact_sizes + [numeric_assignment(names, bound, exact_sizes, seed)]
+    points = 1 if bound.covered else 2
+    for index, sizes in enumerate(exact_sizes):
         try:
-            exact = exact_check(prep, forms, sizes, seed + index)
-            numbers, points = numeric_check(prep, forms, sizes, seed + 100 + index)
+            exact = exact_check(prep, forms, sizes, seed + index, points, flip=index % 2 == 1)
         except DomainError as exc:
-            verdict.failures.append(("E404", CODES["E404"].format(sizes=label, detail=exc), "of"))
+            _no_point(verdict, sizes, exc)
             return
-        verdict.points += points
-        for form in forms:
-            equal, error = exact[form.name]
-            if not isinstance(error, float) or error != error:
-                error = float("inf")
-            record = verdict.forms[form.name]
-            record["exact_error"] = max(record["exact_error"] or 0.0, abs(error))
-            record["numeric_error"] = max(record["numeric_error"] or 0.0, numbers[form.name])
-            if not equal and record["ok"] and error < 0:
-                _fail(verdict, form, "E407", d="d" + prep.identity.wrt)
-            elif not equal and record["ok"]:
-                _fail(verdict, form, "E402", sizes=label, error=error)
-            elif numbers[form.name] > NUMERIC_TOLERANCE and record["ok"]:
-                _fail(verdict, form, "E403", sizes=label, error=numbers[form.name])
-    verdict.exact = ("200-bit arithmetic (about 60 digits)" if _transcendental(prep, forms)
-                     else "rational arithmetic")
+        _record(verdict, "exact", sizes, points, {k: v[1] for k, v in exact.items()})
+        _judge_exact(forms, verdict, sizes, exact)
+    for index, sizes in enumerate(numeric_sizes):
+        try:
+            numbers, count = numeric_check(prep, forms, sizes, seed + 100 + index,
+                                           flip=index % 2 == 0)
+        except DomainError as exc:
+            _no_point(verdict, sizes, exc)
+            return
+        verdict.points += count
+        _record(verdict, "numeric", sizes, count, numbers)
+        _judge_numeric(forms, verdict, sizes, numbers)
+    verdict.exact = (f"{derive.PRECISION}-bit arithmetic (about 77 digits)"
+                     if _transcendental(prep, forms) else "rational arithmetic")
     verdict.max_error = max([r["numeric_error"] or 0.0 for r in verdict.forms.values()
                              if r["ok"]] + [0.0])
+    proved = bound.covered and not bound.capped and verdict.exact == "rational arithmetic"
+    verdict.guarantee = "proved" if proved else "checked"
+
+
+def _no_point(verdict: Verdict, sizes: dict, exc: DomainError) -> None:
+    verdict.failures.append(("E404", CODES["E404"].format(sizes=_label(sizes), detail=exc),
+                             "of"))
+
+
+def _record(verdict: Verdict, check: str, sizes: dict, points: int, errors: dict) -> None:
+    if sizes not in verdict.sizes:
+        verdict.sizes.append(sizes)
+    verdict.evidence.append({"check": check, "sizes": sizes, "points": points,
+                             "errors": {k: _finite(v) for k, v in errors.items()}})
+
+
+def _finite(error) -> float:
+    if not isinstance(error, float) or error != error:
+        return float("inf")
+    return error
+
+
+def _judge_exact(forms, verdict: Verdict, sizes: dict, exact: dict) -> None:
+    for form in forms:
+        equal, error = exact[form.name]
+        error = _finite(error)
+        record = verdict.forms[form.name]
+        record["exact_error"] = max(record["exact_error"] or 0.0, error)
+        if not equal and record["ok"]:
+            _fail(verdict, form, "E402", sizes=_label(sizes), error=error)
+
+
+def _judge_numeric(forms, verdict: Verdict, sizes: dict, numbers: dict) -> None:
+    for form in forms:
+        record = verdict.forms[form.name]
+        record["numeric_error"] = max(record["numeric_error"] or 0.0, numbers[form.name])
+        if numbers[form.name] > NUMERIC_TOLERANCE and record["ok"]:
+            _fail(verdict, form, "E403", sizes=_label(sizes), error=numbers[form.name])
 
 
 def _transcendental(prep: Prepared, forms) -> bool:

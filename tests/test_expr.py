@@ -153,10 +153,19 @@ def test_length_limit_boundary():
 
 
 def test_depth_and_node_limits():
-    assert isinstance(E.parse("(" * E.MAX_DEPTH + "x" + ")" * E.MAX_DEPTH, ctx()), E.Sym)
-    assert code_of("(" * (E.MAX_DEPTH + 1) + "x" + ")" * (E.MAX_DEPTH + 1)) == "E205"
+    deep = E.MAX_PARENTHESES
+    assert isinstance(E.parse("(" * deep + "x" + ")" * deep, ctx()), E.Sym)
+    assert code_of("(" * (deep + 1) + "x" + ")" * (deep + 1)) == "E205"
     assert code_of("-" * (E.MAX_DEPTH + 5) + "x") == "E205"  # deep without parentheses
     assert code_of("+".join(["x"] * (E.MAX_NODES // 2 + 10))) == "E205"
+
+
+def test_real_expressions_fit_the_limits():
+    """A 1,000-node expression with many parentheses (as in SymPy's own tests) parses."""
+    term = "(x.T*x)*(x.T*x) + tr(A*A.T)*(x.T*A*x)"
+    text = " + ".join(f"({term})" for _ in range(40))
+    tree = E.parse(text, ctx())
+    assert sum(1 for _ in E.walk(tree)) > 900
 
 
 def test_not_a_text():

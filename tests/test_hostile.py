@@ -143,7 +143,7 @@ YAML_CASES = {
     "extra-top-key": ("identities:\n" + GOOD + "extra: 1\n", "E101"),
     "identities-not-list": ("identities: {a: 1}\n", "E101"),
     "raw-nul": ("identities:\n" + GOOD.replace("x.T*x", "x.T*x\0"), "E100"),
-    "deep-nesting": ("identities: " + "[" * 5000 + "]" * 5000 + "\n", "E100"),
+    "deep-nesting": ("identities: " + "[" * 5000 + "]" * 5000 + "\n", "E115"),
 }
 
 

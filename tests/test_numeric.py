@@ -1,5 +1,5 @@
-"""The numeric backend: float points that honour properties, complex-step and central
-differences, relative errors where NaN and Inf never pass."""
+"""The numeric backend: float points that honour properties and cover the domain,
+complex-step derivatives, relative errors where NaN and Inf never pass."""
 
 from __future__ import annotations
 
@@ -31,18 +31,39 @@ def test_float_points_honour_properties(props):
         if "positive" in props:
             assert (m > 0).all()
         if "nonzero" in props:
-            assert (np.abs(m) >= 0.5).all()
-        assert np.linalg.cond(m) <= N.MAX_COND
+            assert (np.abs(m) > 0).all()
+        if not props & {"positive-definite", "positive", "diagonal", "orthogonal"}:
+            assert np.linalg.cond(m) <= N.MAX_COND
 
 
-def test_scalars_are_away_from_zero():
+def test_points_cover_orders_of_magnitude():
+    """Narrow samplers hide false identities: positive values, nonzero magnitudes and
+    positive-definite eigenvalues must fall far below and far above 1."""
     rng = np.random.default_rng(0)
-    values = [N.scalar(rng) for _ in range(200)]
-    assert min(abs(v) for v in values) >= 0.5
-    assert all(N.scalar(rng, positive=True) > 0 for _ in range(50))
+    positive = [N.scalar(rng, positive=True) for _ in range(400)]
+    assert min(positive) < 1e-2 and max(positive) > 1e2 and min(positive) > 0
+    signed = [N.scalar(rng) for _ in range(400)]
+    assert min(signed) < -1 and max(signed) > 1
+    eigen = np.concatenate([np.linalg.eigvalsh(N.matrix(rng, 4, 4, {"positive-definite"}))
+                            for _ in range(50)])
+    assert eigen.min() > 0 and eigen.min() < 1e-2 and eigen.max() > 1e2
 
 
-def test_complex_step_and_central_differences():
+def test_orthogonal_points_of_both_determinants():
+    rng = np.random.default_rng(1)
+    for flip, sign in ((False, 1), (True, -1)):
+        m = N.matrix(rng, 5, 5, {"orthogonal"}, flip=flip)
+        assert np.isclose(np.linalg.det(m), sign)
+
+
+def test_narrower_levels_after_overflow():
+    rng = np.random.default_rng(2)
+    wide = max(abs(N.scalar(rng, level=0)) for _ in range(300))
+    narrow = max(abs(N.scalar(rng, level=3)) for _ in range(300))
+    assert narrow < wide and narrow <= 10 ** (N.SPREAD / 4) + 1e-9
+
+
+def test_complex_step():
     x0 = np.array([[0.3, -1.2], [0.7, 2.0]])
 
     def f(X):
@@ -54,8 +75,14 @@ def test_complex_step_and_central_differences():
             for k in range(2):
                 for l in range(2):
                     expected[i, j, k, l] = (i == k) * x0[l, j] + x0[i, k] * (l == j)
-    assert np.allclose(N.jacobian(f, x0, True), expected, atol=1e-12)
-    assert np.allclose(N.jacobian(f, x0, False), expected, atol=1e-8)
+    assert np.allclose(N.jacobian(f, x0), expected, atol=1e-12)
+
+
+def test_complex_step_through_abs():
+    """abs carries the complex step as x·sign(Re x): its derivative is sign(x)."""
+    x0 = np.array([[0.3, -1.2]])
+    D = N.jacobian(lambda X: N.NP_FUNCTIONS["abs"](X), x0)
+    assert D[0, 0, 0, 0] == 1.0 and D[0, 1, 0, 1] == -1.0
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

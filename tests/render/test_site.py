@@ -191,7 +191,7 @@ def test_format_reference_lists_every_key_and_error_code(built_site):
         assert f"<code>{name}</code>" in html, name
     rows = dict(re.findall(r"<tr>\s*<td><code>(E\d{3})</code></td>\s*<td>([^<]*)</td>", html))
     assert set(rows) == set(CODES)
-    assert rows["E101"] == "invalid" and rows["E304"] == "invalid"
+    assert rows["E101"] == "invalid" and rows["E303"] == "invalid"
     assert rows["E402"] == "failed" and rows["E406"].startswith("refuted")
     assert "d&lt;wrt&gt;" in html  # not swallowed as an HTML tag
     guide = _html(built_site, "verify-your-own")

@@ -1,0 +1,197 @@
+"""The size rule: how large the sizes must be for a check to mean something.
+
+n×n matrices satisfy no multilinear trace identity of degree ≤ n (Procesi 1976, Thm 4.3;
+Razmyslov 1974), so a trace-polynomial identity of degree d that holds at one size n ≥ d
+holds at every size, while below d it can hold without being true (Cayley–Hamilton).
+
+The degree is counted as catalog-format.md says: write the claim as
+D = d(of) − (each form applied to d<wrt>); d is the largest number of matrix or vector
+factors in one term of D. A scalar `of` needs sizes ≥ d; a vector or matrix `of` needs
+sizes ≥ d + 1 (contracting D with one more matrix makes it a pure trace polynomial).
+
+The theorem covers polynomials in the matrices, their transposes and traces (a scalar
+divisor that is itself such a polynomial included: clear it and the claim stays a
+polynomial). det, inv, negative powers, Kronecker and Hadamard products, diag, vec,
+norms and every elementwise or generic function are outside it: for those the same count
+(doubled where an entrywise operation appears) only picks the sizes, and the identity's
+guarantee is *checked*, never *proved*.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from . import expr as E
+from .shapes import integer_exponent, is_scalar
+
+EXACT_CAP = 8  # the exact check of a polynomial identity goes no higher than this
+HEURISTIC_CAP = 5  # nor that of one outside the theorem (its sizes are a heuristic)
+NUMERIC_FLOOR = 6  # the numeric check adds an assignment with every size at least this
+NUMERIC_CAP = 12
+MAX_SIZE_NAMES = 6
+
+ENTRYWISE = {"hadamard", "diag", "softmax"}
+OUTSIDE = {"det", "inv", "kron", "hadamard", "diag", "vec", "norm", "softmax"}
+
+
+@dataclass(frozen=True)
+class Degree:
+    """The factor count of an expression and whether the theorem covers it."""
+
+    d: int
+    covered: bool = True
+    entrywise: bool = False
+
+    def __add__(self, other: Degree) -> Degree:
+        return Degree(self.d + other.d, self.covered and other.covered,
+                      self.entrywise or other.entrywise)
+
+    def join(self, other: Degree) -> Degree:
+        return Degree(max(self.d, other.d), self.covered and other.covered,
+                      self.entrywise or other.entrywise)
+
+    def outside(self, entrywise: bool = False) -> Degree:
+        return Degree(self.d, False, self.entrywise or entrywise)
+
+
+ZERO = Degree(0)
+
+
+class _Counter:
+    """Counts matrix and vector factors; `scalar(node)` says whether a node is 1×1."""
+
+    def __init__(self, decls: dict, scalar):
+        self.decls = decls
+        self.scalar = scalar
+
+    def __call__(self, node) -> Degree:
+        if isinstance(node, E.Num | E.Size):
+            return ZERO
+        if isinstance(node, E.Sym | E.Differential):
+            decl = self.decls[node.name]
+            return ZERO if decl.kind == "scalar" else Degree(1)
+        if isinstance(node, E.DiffOf):
+            return ZERO if self.scalar(node) else Degree(1)
+        if isinstance(node, E.Neg | E.Transpose):
+            return self(node.arg)
+        if isinstance(node, E.Bin):
+            return self._bin(node)
+        if isinstance(node, E.Apply):
+            return self(node.arg).outside(not self.scalar(node.arg))
+        return self._call(node)
+
+    def _bin(self, node) -> Degree:
+        left, right = self(node.left), self(node.right)
+        if node.op in "+-":
+            return left.join(right)
+        if node.op == "*":
+            return left + right
+        if node.op == "/":
+            if isinstance(node.right, E.Num):
+                return left
+            return left + right + right
+        k = integer_exponent(node.right)
+        if k is None:
+            return (left + right).outside()
+        scaled = Degree(abs(k) * left.d, left.covered, left.entrywise)
+        return scaled if k >= 0 else scaled.outside()
+
+    def _call(self, node) -> Degree:
+        fn = node.fn
+        if fn in ("eye", "zeros"):
+            return ZERO
+        if fn == "ones":
+            return Degree(1)
+        total = ZERO
+        for arg in node.args:
+            total = total + self(arg)
+        if fn == "tr":
+            return total
+        if fn in OUTSIDE:
+            return total.outside(fn in ENTRYWISE)
+        # every other function is elementwise (log, exp, ...): outside, entrywise on arrays
+        return total.outside(not all(self.scalar(a) for a in node.args))
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The degree bound of one identity and what it means."""
+
+    degree: int  # d, the largest factor count of a term of the claim
+    bound: int  # the size every name must reach once
+    covered: bool  # the theorem applies: the identity can be *proved*
+
+    @property
+    def cap(self) -> int:
+        return EXACT_CAP if self.covered else HEURISTIC_CAP
+
+    @property
+    def exact_size(self) -> int:
+        return min(self.bound, self.cap)
+
+    @property
+    def capped(self) -> bool:
+        return self.bound > self.cap
+
+
+def degree_bound(prep, forms) -> Bound:
+    """The bound of catalog-format.md for `of` against the given forms."""
+    from .shapes import ShapeEnv, infer
+
+    def scalar_in(layout):
+        env = ShapeEnv(prep.decls, prep.identity.wrt, layout)
+        return lambda node: is_scalar(infer(node, env))
+
+    claim = _Counter(prep.decls, scalar_in(None))(prep.of)
+    wrt_factor = 0 if prep.wrt.kind == "scalar" else 1
+    for form in forms:
+        if form.zero:
+            continue
+        count = _Counter(prep.decls, scalar_in(form.name))(form.tree)
+        if form.name != "differential":
+            count = count + Degree(wrt_factor)
+        claim = claim.join(count)
+    bound = claim.d if is_scalar(prep.of_shape) else claim.d + 1
+    if claim.entrywise:
+        bound *= 2
+    return Bound(claim.d, max(bound, 2), claim.covered)
+
+
+# ---------------------------------------------------------------- assignments
+
+
+def exact_assignments(names: list[str], bound: Bound) -> list[dict]:
+    """Two assignments: small ascending, and every size ≥ the bound, descending.
+
+    Different names get different values in each; each pair of names appears in both
+    orders between the two; the second reaches the bound (up to EXACT_CAP)."""
+    k = len(names)
+    if k == 0:
+        return [{}, {}]
+    small = {n: 2 + i for i, n in enumerate(names)}
+    low = max(bound.exact_size, 2 if k > 1 else 3)
+    large = {n: low + (k - 1 - i) for i, n in enumerate(names)}
+    return [small, large]
+
+
+def numeric_assignment(names: list[str], bound: Bound, earlier: list[dict],
+                       seed: int) -> dict:
+    """Every size ≥ max(bound, NUMERIC_FLOOR), distinct, drawn per identity; each name
+    takes the parity it had least often so far, so a claim true only for odd or only for
+    even sizes cannot pass."""
+    if not names:
+        return {}
+    rng = random.Random(seed)
+    base = min(max(bound.bound, NUMERIC_FLOOR), NUMERIC_CAP)
+    taken: set[int] = set()
+    out = {}
+    for name in rng.sample(names, len(names)):
+        odd = sum(a[name] % 2 for a in earlier) if earlier else rng.randrange(2)
+        want = 1 if odd < len(earlier) - odd else 0 if earlier else odd
+        value = base + rng.randrange(3)
+        while value in taken or value % 2 != want:
+            value += 1
+        taken.add(value)
+        out[name] = value
+    return dict(sorted(out.items()))
