@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from . import __version__
 from .build import OUTPUTS, document, load_verified
 from .build import build as build_outputs
 from .coverage import coverage, read_gaps, report
+from .errors import safe_text
 from .load import gather, ids_in, load_all
 from .verify import problems_of, verify_all
 
@@ -26,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return 2
-    return args.run(args)
+    with warnings.catch_warnings():
+        # Python's parser warns about odd literals in the user's text (`1if`, "\d") on
+        # stderr, quoting it: the problems matderiv reports say all there is to say.
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return args.run(args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,7 +70,7 @@ def _paths(args) -> list[Path] | None:
     paths = args.paths or [CATALOG]
     missing = [p for p in paths if not p.exists()]
     if missing:
-        print(f"matderiv: no such file or folder: {missing[0]}", file=sys.stderr)
+        print(f"matderiv: no such file or folder: {safe_text(missing[0])}", file=sys.stderr)
         return None
     if not gather(paths):
         print("matderiv: no identity files found", file=sys.stderr)
@@ -119,7 +125,7 @@ def run_show(args) -> int:
 
         close = difflib.get_close_matches(args.id, list(records), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        print(f"matderiv: no identity `{args.id}`{hint}", file=sys.stderr)
+        print(f"matderiv: no identity `{safe_text(args.id)}`{hint}", file=sys.stderr)
         return 1
     if target != args.id:
         print(f"`{args.id}` was renamed: it is now `{target}`\n")
@@ -180,7 +186,8 @@ def run_export(args) -> int:
     try:
         args.output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        print(f"matderiv: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"matderiv: cannot write {safe_text(args.output)}: {exc.strerror or exc}",
+              file=sys.stderr)
         return 1
     return 0
 
@@ -193,7 +200,8 @@ def json_text(doc: dict) -> str:
 def _row(ident, verdict) -> dict:
     problems = problems_of(ident, verdict)
     return {
-        "id": ident.id or None, "file": ident.file, "line": ident.line,
+        "id": safe_text(ident.id) if ident.id else None, "file": safe_text(ident.file, None),
+        "line": ident.line,
         "category": verdict.category or None, "status": verdict.status,
         "message": "; ".join(str(p) for p in problems),
         "problems": [p.as_dict() for p in problems],
@@ -205,10 +213,11 @@ def _row(ident, verdict) -> dict:
 def _print_text(rows, summary) -> None:
     for row in rows:
         if row["status"] in ("failed", "invalid"):
-            label = row["id"] or "(file)"
+            label = safe_text(row["id"]) if row["id"] else "(file)"
             print(f"{row['status'].upper()} {label}")
-            for p in row["problems"]:
-                print(f"  {p['file']}:{p['line']}: {p['code']} {p['message']}")
+            for p in row["problems"]:  # Problem escapes and cuts; safe_text is idempotent
+                print(safe_text(f"  {p['file']}:{p['line']}: {p['code']} {p['message']}",
+                                None))
     parts = ", ".join(f"{summary[s]} {s}" for s in STATUSES)
     print(f"{summary['total']} identities: {parts}")
 
