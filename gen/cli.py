@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from collections import Counter
 from pathlib import Path
 
 from . import __version__
+from .budget import Budget
 from .build import OUTPUTS, document, load_verified
 from .build import build as build_outputs
 from .coverage import coverage, read_gaps, report
 from .errors import safe_text
 from .load import gather, ids_in, load_all
-from .verify import problems_of, verify_all
+from .verify import explain, problems_of, verify_all
 
 PROJECT = Path(__file__).resolve().parent.parent
 CATALOG = PROJECT / "catalog"
@@ -46,6 +48,17 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--jobs", type=int, default=0, help="worker processes (default: all "
                         "cores)")
     verify.add_argument("--no-cache", action="store_true", help="verify everything afresh")
+    verify.add_argument("--id", action="append", default=[], metavar="ID",
+                        help="verify only this identity (repeatable)")
+    verify.add_argument("--explain", action="store_true", help="print the evidence: size "
+                        "assignments, kinds of points, largest error per form, guarantee")
+    defaults = Budget()
+    verify.add_argument("--cpu-seconds", type=int, default=defaults.cpu_seconds,
+                        help="CPU time budget per identity (default %(default)s)")
+    verify.add_argument("--memory-mb", type=int, default=defaults.memory_mb,
+                        help="memory budget per identity in MB (default %(default)s)")
+    verify.add_argument("--wall-seconds", type=int, default=defaults.wall_seconds,
+                        help="wall-clock budget per identity (default %(default)s)")
     verify.set_defaults(run=run_verify)
     build = sub.add_parser("build", help="verify the catalog and build the site, PDFs, JSON "
                            "and BibTeX into build/")
@@ -82,23 +95,48 @@ def run_verify(args) -> int:
     paths = _paths(args)
     if paths is None:
         return 2
-    if args.jobs < 0:
-        print("matderiv: --jobs must be at least 0", file=sys.stderr)
+    if args.jobs < 0 or min(args.cpu_seconds, args.memory_mb, args.wall_seconds) < 1:
+        print("matderiv: --jobs must be at least 0, budgets at least 1", file=sys.stderr)
         return 2
     identities, loose = load_all(paths, lambda: ids_in(CATALOG))
+    if args.id:
+        unknown = sorted(set(args.id) - {i.id for i in identities})
+        if unknown:
+            print(f"matderiv: no identity with id {safe_text(unknown[0])} in "
+                  f"{', '.join(str(p) for p in paths)}", file=sys.stderr)
+            return 2
+        identities = [i for i in identities if i.id in set(args.id)]
+        loose = []
     progress = _progress_bar() if sys.stderr.isatty() else None
-    verdicts = verify_all(identities, args.jobs, not args.no_cache, progress)
+    budget = Budget(args.cpu_seconds, args.memory_mb, args.wall_seconds)
+    verdicts = verify_all(identities, args.jobs, not args.no_cache, progress, budget)
     rows = [_row(i, v) for i, v in zip(identities, verdicts)]
     rows += [{"id": None, "file": p.file, "line": p.line, "category": None,
               "status": "invalid", "message": str(p), "problems": [p.as_dict()]} for p in loose]
     counts = Counter(row["status"] for row in rows)
     summary = {"total": len(rows), **{s: counts.get(s, 0) for s in STATUSES}}
     if args.json:
-        json.dump({"summary": summary, "identities": rows}, sys.stdout, indent=1)
+        json.dump(_finite({"summary": summary, "identities": rows}), sys.stdout, indent=1,
+                  allow_nan=False)
         print()
     else:
         _print_text(rows, summary)
+        if args.explain:
+            for ident, verdict in zip(identities, verdicts):
+                print(explain(ident, verdict))
     return 0 if summary["failed"] == 0 and summary["invalid"] == 0 else 1
+
+
+def _finite(value):
+    """JSON has no inf or NaN: such a number (an error that could not be measured) is
+    written as null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def run_coverage(args) -> int:
@@ -207,6 +245,8 @@ def _row(ident, verdict) -> dict:
         "problems": [p.as_dict() for p in problems],
         "forms": verdict.forms, "sizes": verdict.sizes, "points": verdict.points,
         "max_error": verdict.max_error, "exact": verdict.exact,
+        "guarantee": verdict.guarantee or None, "degree": verdict.degree,
+        "bound": verdict.bound, "capped": verdict.capped, "evidence": verdict.evidence,
     }
 
 

@@ -74,6 +74,8 @@ CODES: dict[str, str] = {
     "E206": "{where}: bad number: {detail}",
     "E207": "{where}: `{name}` takes {expected}",
     "E208": "{where}: {detail}",
+    "E210": "too costly to check: {detail}",
+    "E211": "the check exceeded its budget: {detail}",
     # E3xx: shapes
     "E300": "{where}: cannot multiply {left} by {right}",
     "E301": "{where}: cannot add or subtract {left} and {right}",

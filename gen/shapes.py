@@ -132,6 +132,7 @@ class ShapeEnv:
     wrt: str
     layout: str | None = None  # the layout of the form being checked (for diff(U, x))
     where: str = "of"
+    visit: object = None  # called with (node, shape) for every node, children first
 
     def fail(self, code, **fields):
         raise CatalogError(code, where=self.where, **fields)
@@ -151,8 +152,10 @@ def integer_exponent(node) -> int | None:
 
 def infer(node, env: ShapeEnv):
     """The shape of an expression; CatalogError (E3xx) where the shapes do not fit."""
-    method = _RULES.get(type(node))
-    return method(node, env)
+    shape = _RULES[type(node)](node, env)
+    if env.visit is not None:
+        env.visit(node, shape)
+    return shape
 
 
 def _num(node, env):

@@ -28,8 +28,8 @@ from .shapes import integer_exponent, is_scalar
 EXACT_CAP = 8  # the exact check of a polynomial identity goes no higher than this
 HEURISTIC_CAP = 5  # nor that of one outside the theorem (its sizes are a heuristic)
 NUMERIC_FLOOR = 6  # the numeric check adds an assignment with every size at least this
-NUMERIC_CAP = 12
-MAX_SIZE_NAMES = 6
+NUMERIC_CAP = 12  # the smallest size of the numeric assignment, at most (9 outside the
+HEURISTIC_NUMERIC_CAP = 9  # theorem, whose bound is only a heuristic)
 
 ENTRYWISE = {"hadamard", "diag", "softmax"}
 OUTSIDE = {"det", "inv", "kron", "hadamard", "diag", "vec", "norm", "softmax"}
@@ -183,7 +183,8 @@ def numeric_assignment(names: list[str], bound: Bound, earlier: list[dict],
     if not names:
         return {}
     rng = random.Random(seed)
-    base = min(max(bound.bound, NUMERIC_FLOOR), NUMERIC_CAP)
+    cap = NUMERIC_CAP if bound.covered else HEURISTIC_NUMERIC_CAP
+    base = min(max(bound.bound, NUMERIC_FLOOR), cap)
     taken: set[int] = set()
     out = {}
     for name in rng.sample(names, len(names)):

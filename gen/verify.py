@@ -14,8 +14,8 @@ import hashlib
 import json
 import os
 import random
+import stat
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,7 @@ import sympy
 
 from . import __version__, derive, numeric
 from . import expr as E
+from .budget import Budget, run_in_workers, too_costly
 from .errors import CODES, Problem
 from .evaluate import DomainError, Evaluator
 from .forms import Prepared, prepare
@@ -372,6 +373,8 @@ def verify_identity(ident: Identity) -> Verdict:
                   f"an array of more than two axes for a {prep.category} derivative "
                   "(give `vec` and `differential` instead)")
     _check_values(prep, checkable, verdict)
+    if verdict.status == "invalid":
+        return verdict
     if verdict.sizes:
         verdict.sympy = opinion(prep, verdict.sizes[0], seed_of(ident))
     _quiet_derived(verdict)
@@ -416,6 +419,11 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
     verdict.degree, verdict.bound, verdict.capped = bound.degree, bound.bound, bound.capped
     exact_sizes = exact_assignments(names, bound)
     numeric_sizes = exact_sizes + [numeric_assignment(names, bound, exact_sizes, seed)]
+    costly = too_costly(prep, forms, exact_sizes, numeric_sizes[-1])
+    if costly:
+        verdict.status = "invalid"
+        verdict.failures.append(("E210", CODES["E210"].format(detail=costly), "of"))
+        return
     points = 1 if bound.covered else 2
     for index, sizes in enumerate(exact_sizes):
         try:
@@ -527,8 +535,9 @@ def _cache_key(ident: Identity, tool: str) -> str:
 
 
 def verify_all(identities: list[Identity], jobs: int = 0, use_cache: bool = True,
-               progress=None) -> list[Verdict]:
-    """Verdicts in the order of `identities`; cached ones are read, the rest computed."""
+               progress=None, budget: Budget | None = None) -> list[Verdict]:
+    """Verdicts in the order of `identities`; cached ones are read, the rest computed,
+    each in a worker of its own under `budget`."""
     tool = fingerprint()
     folder = cache_dir() / "verdicts"
     verdicts: list[Verdict | None] = [None] * len(identities)
@@ -537,7 +546,7 @@ def verify_all(identities: list[Identity], jobs: int = 0, use_cache: bool = True
         if ident.problems and any(p.makes_invalid for p in ident.problems):
             verdicts[i] = Verdict(ident.id, "invalid")
             continue
-        cached = _read_cache(folder, _cache_key(ident, tool)) if use_cache else None
+        cached = _read_cache(folder, _cache_key(ident, tool), ident) if use_cache else None
         if cached is not None:
             verdicts[i] = cached
         else:
@@ -545,7 +554,7 @@ def verify_all(identities: list[Identity], jobs: int = 0, use_cache: bool = True
     done = len(identities) - len(todo)
     if progress:
         progress(done, len(identities))
-    for i, verdict in _run(identities, todo, jobs):
+    for i, verdict in _run(identities, todo, jobs, budget or Budget()):
         verdicts[i] = verdict
         if verdict.status != "invalid":
             _write_cache(folder, _cache_key(identities[i], tool), verdict)
@@ -555,31 +564,69 @@ def verify_all(identities: list[Identity], jobs: int = 0, use_cache: bool = True
     return verdicts
 
 
-def _run(identities, todo, jobs):
+def _run(identities, todo, jobs, budget: Budget):
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(todo) < 4:
-        for i in todo:
-            yield i, verify_identity(identities[i])
-        return
     order = sorted(todo, key=lambda i: -_weight(identities[i]))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {i: pool.submit(verify_identity, identities[i]) for i in order}
-        for i in order:
-            yield i, futures[i].result()
+    items = [identities[i] for i in order]
+    for index, kind, payload in run_in_workers(verify_identity, items, budget, jobs):
+        i = order[index]
+        if kind == "ok":
+            yield i, payload
+            continue
+        message = CODES["E211"].format(detail=payload)
+        yield i, Verdict(identities[i].id, "invalid", failures=[("E211", message, "of")])
 
 
 def _weight(ident: Identity) -> int:
     return len(ident.of) + sum(len(v) for v in ident.symbols.values())
 
 
-def _read_cache(folder: Path, key: str) -> Verdict | None:
+CACHE_MAX_BYTES = 1 << 20
+_CACHE_TYPES = {"id": str, "status": str, "category": str, "failures": list, "forms": dict,
+                "sizes": list, "points": int, "max_error": float, "exact": str,
+                "sympy": dict, "seconds": float, "guarantee": str, "degree": int,
+                "bound": int, "capped": bool, "evidence": list}
+
+
+def _read_cache(folder: Path, key: str, ident: Identity) -> Verdict | None:
+    """A cached verdict, or None for anything that is not exactly what _write_cache wrote
+    for this identity: a regular file, not a link, small, its key inside matching its
+    name, every field of the right type. A malformed or planted entry is a miss."""
     path = folder / key[:2] / f"{key}.json"
     try:
-        data = json.loads(path.read_text())
-        data["failures"] = [tuple(f) for f in data["failures"]]
-        return Verdict(**data)
-    except (OSError, ValueError, TypeError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            raw = handle.read(CACHE_MAX_BYTES + 1)
+        data = json.loads(raw) if len(raw) <= CACHE_MAX_BYTES else None
+        return _valid_verdict(data, key, ident)
+    except (OSError, ValueError, TypeError, RecursionError):
         return None
+
+
+def _valid_verdict(data, key: str, ident: Identity) -> Verdict | None:
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    fields = data.get("verdict")
+    if not isinstance(fields, dict) or set(fields) != set(_CACHE_TYPES):
+        return None
+    for name, kind in _CACHE_TYPES.items():
+        value = fields[name]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            fields[name] = value = float(value)
+        if not isinstance(value, kind) or kind is int and isinstance(value, bool):
+            return None
+    if fields["id"] != ident.id or fields["status"] not in ("verified", "failed", "refuted"):
+        return None
+    failures = fields["failures"]
+    if not all(isinstance(f, list) and len(f) == 3 and all(isinstance(x, str) for x in f)
+               for f in failures):
+        return None
+    if (fields["status"] == "verified") != (not failures):
+        return None
+    fields["failures"] = [tuple(f) for f in failures]
+    return Verdict(**fields)
 
 
 def _write_cache(folder: Path, key: str, verdict: Verdict) -> None:
@@ -587,7 +634,7 @@ def _write_cache(folder: Path, key: str, verdict: Verdict) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(verdict.as_dict(), default=str))
+        tmp.write_text(json.dumps({"key": key, "verdict": verdict.as_dict()}, default=str))
         tmp.replace(path)
     except OSError:  # an unwritable cache only costs speed: verify without it
         return
@@ -599,3 +646,36 @@ def problems_of(ident: Identity, verdict: Verdict) -> list[Problem]:
     for code, message, key in verdict.failures:
         found.append(Problem(code, message, ident.file, ident.line_of(key)))
     return found
+
+
+# ---------------------------------------------------------------- the evidence, in words
+
+
+def explain(ident: Identity, verdict: Verdict) -> str:
+    """What was checked for one identity and what decided: for `verify --explain`."""
+    lines = [f"{ident.id}: {verdict.status}"
+             + (f", {verdict.guarantee}" if verdict.guarantee else "")]
+    if verdict.bound:
+        cap = " (the exact check stops at the cap: not proved)" if verdict.capped else ""
+        lines.append(f"  degree {verdict.degree}, size bound {verdict.bound}{cap}")
+    for step in verdict.evidence:
+        kind = ("exact, rational points of both signs over 12 orders of magnitude"
+                if step["check"] == "exact" else "numeric, random float points")
+        errors = ", ".join(f"{name} {error:.1e}" for name, error in step["errors"].items())
+        lines.append(f"  {kind}: sizes {_label(step['sizes'])}, {step['points']} "
+                     f"point(s); largest error {errors or '-'}")
+    for code, message, _ in verdict.failures:
+        lines.append(f"  decided by {code}: {message}")
+    if verdict.status == "verified":
+        lines.append("  " + GUARANTEES[verdict.guarantee])
+    return "\n".join(lines)
+
+
+GUARANTEES = {
+    "proved": "proved: a trace polynomial in the matrices and their transposes, equal in exact "
+    "rational arithmetic at sizes at least its degree bound (Procesi 1976, Razmyslov 1974), "
+    "at random points where a false claim vanishes with probability at most degree/10^7",
+    "checked": "checked: outside the theorem (det, inverse, entrywise or transcendental "
+    "functions, or a capped bound): equal exactly or at 256-bit precision and numerically at "
+    "every size and point tried, not proved for every size",
+}

@@ -99,8 +99,8 @@ def run_main(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def verify_json(*paths, jobs: int = 1, cache: bool = False) -> tuple[int, dict]:
-    args = ["verify", *map(str, paths), "--json", "--jobs", str(jobs)]
+def verify_json(*paths, jobs: int = 1, cache: bool = False, extra=()) -> tuple[int, dict]:
+    args = ["verify", *map(str, paths), "--json", "--jobs", str(jobs), *extra]
     if not cache:
         args.append("--no-cache")
     code, out, err = run_main(*args)

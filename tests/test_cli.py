@@ -249,7 +249,7 @@ def test_no_cache_ignores_a_poisoned_cache(tmp_path, monkeypatch):
         data = json.loads(entry.read_text())
         data.update(status="verified", failures=[])
         entry.write_text(json.dumps(data))
-    assert verify_json(path, cache=True)[1]["identities"][0]["status"] == "verified"
+    assert verify_json(path, cache=True)[1]["identities"][0]["status"] == "failed"
     assert verify_json(path, cache=False)[1]["identities"][0]["status"] == "failed"
 
 
@@ -264,3 +264,28 @@ def test_jobs_1_and_2_agree(tmp_path):
 def test_categories_are_the_nine(tmp_path):
     _, report = verify_json(FIXTURES / "valid")
     assert {row["category"] for row in report["identities"]} <= set(CATEGORIES)
+
+
+def test_a_planted_verdict_is_never_believed(tmp_path, monkeypatch):
+    """Someone writes `verified` into the cache for a false identity: every entry is
+    validated (its key inside, its schema, its id), so the planted one is a miss."""
+    monkeypatch.setenv("MATDERIV_CACHE", str(tmp_path / "cache"))
+    false = identity("planted", {"x": "vector n"}, "x.T*x", "x", {"denominator": "3*x"})
+    path = write(tmp_path, dump(false))
+    assert verify_json(path, cache=True)[1]["identities"][0]["status"] == "failed"
+    (entry,) = (tmp_path / "cache").rglob("*.json")
+    stored = json.loads(entry.read_text())
+    forged = dict(stored["verdict"], status="verified", failures=[])
+    for planted in ({"key": stored["key"], "verdict": {**forged, "id": "other"}},
+                    {"key": "0" * 64, "verdict": forged},
+                    forged,
+                    {"key": stored["key"], "verdict": {**forged, "failures": [["x"]]}}):
+        entry.write_text(json.dumps(planted))
+        code, report = verify_json(path, cache=True)
+        assert report["identities"][0]["status"] == "failed", planted
+        assert code == 1
+    entry.unlink()
+    entry.symlink_to(tmp_path / "elsewhere.json")
+    (tmp_path / "elsewhere.json").write_text(json.dumps(
+        {"key": stored["key"], "verdict": forged}))
+    assert verify_json(path, cache=True)[1]["identities"][0]["status"] == "failed"

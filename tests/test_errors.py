@@ -58,7 +58,7 @@ def test_fixture_reports_exactly_its_code(path):
     code = path.name.split("-")[0]
     lines = marked_lines(path, code)
     assert lines, f"{path.name} has no `# <- {code}` marker"
-    exit_code, report = verify_json(path)
+    exit_code, report = verify_json(path, extra=fixture_args(path))
     rows = report["identities"]
     problems = [p for row in rows for p in row["problems"]]
     assert {p["code"] for p in problems} == {code}, [str(p) for p in problems]
@@ -74,6 +74,12 @@ def test_fixture_reports_exactly_its_code(path):
             assert row["status"] == "verified", row
     assert report["summary"][expected_status(code)] >= 1
     assert exit_code == (0 if expected_status(code) == "refuted" else 1)
+
+
+def fixture_args(path) -> list[str]:
+    """Options a fixture asks for in a first line `# verify-args: ...` (budgets)."""
+    first = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+    return first.split(":", 1)[1].split() if first.startswith("# verify-args:") else []
 
 
 def test_problem_text_is_file_line_code_message():
