@@ -6,14 +6,20 @@ from __future__ import annotations
 import re
 
 _SPECIAL = re.compile(r"([{}\\%&$#_^~])")
+# BibTeX ends a braced value at the brace that balances its opening one, and a backslash
+# does not hide a brace from it: `\}` closes the field. So braces are written as
+# commands whose own braces balance, and so is every other character TeX treats specially.
+_ESCAPES = {"{": r"\textbraceleft{}", "}": r"\textbraceright{}",
+            "\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+            "%": r"\%", "&": r"\&", "$": r"\$", "#": r"\#", "_": r"\_"}
 
 
 def bib_escape(text: str) -> str:
-    """Plain text safe inside a braced BibTeX value."""
-    text = " ".join(str(text).split())
-    return _SPECIAL.sub(lambda m: {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}",
-                                   "^": r"\textasciicircum{}"}.get(m.group(1),
-                                                                    "\\" + m.group(1)), text)
+    """Plain text safe inside a braced BibTeX value: one line, no control characters,
+    no unbalanced brace, nothing TeX would read as a command."""
+    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = " ".join(text.split())
+    return _SPECIAL.sub(lambda m: _ESCAPES[m.group(1)], text)
 
 
 AUTHOR = "{matderiv contributors}"  # braced: a corporate author, not "contributors, m."

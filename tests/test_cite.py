@@ -120,7 +120,7 @@ def test_hostile_titles_are_escaped():
     assert set(entries) == {"matderiv", "evil-id"}
     title = entries["evil-id"]["title"]
     assert not unescaped(title) and "\n" not in title
-    assert "\\}" in title and "\\{" in title and "\\textbackslash{}" in title
+    assert "\\textbraceright{}" in title and "\\textbackslash{}" in title
     assert "url = {https://example.org/scalar-by-scalar/#evil-id}" in identity_entry(record, doc)
 
 
@@ -142,3 +142,78 @@ def test_changelog_names_the_release():
     release = yaml.safe_load((ROOT / "catalog" / "release.yaml").read_text(encoding="utf-8"))
     text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     assert f"## {release['version']} ({release['date']})" in text
+
+
+# ---------------------------------------------------------------- a real BibTeX parser
+
+HOSTILE_TITLES = [
+    HOSTILE,
+    "\\}",  # the classic: a backslash does not hide a brace from BibTeX
+    "a \\} b = {c}, note = {pwned}",
+    "}}}}} @misc{evil, title={owned}}",
+    "{{{{{ unclosed",
+    "\\\\\\",
+    "quote \" and ' and `",
+    '"}, note = "pwned',
+    "% comment } @comment{",
+    "x\x00y\x1b[31mz\u2028w\r\nv\tu",
+    "ünïcödé ∂f/∂X · αβγ",
+    "#string @preamble{\\input{/etc/passwd}}",
+]
+_UNESCAPE = {r"\textbraceleft{}": "{", r"\textbraceright{}": "}", r"\textbackslash{}": "\\",
+             r"\textasciitilde{}": "~", r"\textasciicircum{}": "^", r"\%": "%", r"\&": "&",
+             r"\$": "$", r"\#": "#", r"\_": "_"}
+
+
+def plain(value: str) -> str:
+    """bib_escape's output back to the text it stands for."""
+    pattern = "|".join(re.escape(k) for k in sorted(_UNESCAPE, key=len, reverse=True))
+    return re.sub(pattern, lambda m: _UNESCAPE[m.group(0)], value)
+
+
+def normalized(text: str) -> str:
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _doc(titles):
+    doc = {"version": "0.1.0", "date": "2026-11-22", "site_url": "https://example.org/",
+           "identities": []}
+    for i, title in enumerate(titles):
+        doc["identities"].append({
+            "id": f"evil-{i}", "title": title, "category": "scalar-by-scalar",
+            "permalink": f"https://example.org/scalar-by-scalar/#evil-{i}",
+            "verification": {"status": "verified", "tool_version": "0.1.0",
+                             "exact": "rational arithmetic", "points": 6}})
+    return doc
+
+
+def test_hostile_titles_round_trip_through_bibtexparser():
+    import bibtexparser
+    from bibtexparser.bparser import BibTexParser
+
+    doc = _doc(HOSTILE_TITLES)
+    parser = BibTexParser(common_strings=False, ignore_nonstandard_types=False,
+                          interpolate_strings=False)
+    database = bibtexparser.loads(bibtex(doc), parser=parser)
+    entries = {e["ID"]: e for e in database.entries}
+    assert set(entries) == {"matderiv"} | {r["id"] for r in doc["identities"]}
+    assert not database.comments and not database.preambles and not database.strings
+    for record in doc["identities"]:
+        entry = entries[record["id"]]
+        assert set(entry) == {"ENTRYTYPE", "ID", "title", "author", "year", "version", "url",
+                              "note"}, entry
+        assert plain(entry["title"]) == normalized(f"{record['title']} (scalar by scalar)")
+        assert entry["url"] == record["permalink"]
+
+
+@pytest.mark.skipif(shutil.which("bibtex") is None, reason="bibtex is not installed")
+def test_bibtex_itself_reads_hostile_titles(tmp_path):
+    doc = _doc(HOSTILE_TITLES)
+    (tmp_path / "evil.bib").write_text(bibtex(doc), encoding="utf-8")
+    (tmp_path / "t.aux").write_text("\\citation{*}\n\\bibdata{evil}\n\\bibstyle{plain}\n",
+                                    encoding="utf-8")
+    subprocess.run(["bibtex", "t"], cwd=tmp_path, capture_output=True, timeout=120)
+    log = (tmp_path / "t.blg").read_text(encoding="utf-8", errors="replace")
+    assert "error message" not in log, log[-2000:]
+    bbl = (tmp_path / "t.bbl").read_text(encoding="utf-8", errors="replace")
+    assert bbl.count("\\bibitem") == len(HOSTILE_TITLES) + 1
