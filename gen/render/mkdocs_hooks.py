@@ -19,8 +19,9 @@ from mkdocs.structure.files import File, Files
 
 BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
 KATEX_PREFIX = "assets/katex"
-_BLOCK = re.compile(r"<p>\s*@@MATH-D-(\d+)@@\s*</p>")
-_ANY = re.compile(r"@@MATH-([DI])-(\d+)@@")
+# @@MATH-<nonce>-<D or I>-<index>@@, the nonce drawn per build by gen.render.site.MathTable
+_BLOCK = r"<p>\s*@@MATH-{nonce}-D-(\d+)@@\s*</p>"
+_ANY = r"@@MATH-{nonce}-([DI])-(\d+)@@"
 # KaTeX's CSS offers woff2, woff and ttf; every browser that runs the theme takes woff2.
 _FALLBACK_FONTS = re.compile(r',\s*url\([^)]*\.(?:woff|ttf)\)\s*format\("(?:woff|truetype)"\)')
 
@@ -72,6 +73,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
 def on_page_content(html: str, page, config, files) -> str:
     """Placeholders become KaTeX HTML, kept out of the search index."""
     math = _bundle["math"]
+    nonce = re.escape(_bundle["math_nonce"])
 
     def block(m: re.Match) -> str:
         return f'<div class="md-math" data-search-exclude>{math[int(m.group(1))]}</div>'
@@ -82,7 +84,8 @@ def on_page_content(html: str, page, config, files) -> str:
             return f'<div class="md-math" data-search-exclude>{html_}</div>'
         return f"<x-math data-search-exclude>{html_}</x-math>"
 
-    html = _ANY.sub(any_, _BLOCK.sub(block, html))
-    if "@@MATH-" in html:
+    html = re.sub(_ANY.format(nonce=nonce), any_,
+                  re.sub(_BLOCK.format(nonce=nonce), block, html))
+    if f"@@MATH-{_bundle['math_nonce']}-" in html:
         raise PluginError(f"{page.file.src_uri}: a math placeholder was left unrendered")
     return html

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -108,15 +109,21 @@ def slug(value: str) -> str:
 
 @dataclass
 class MathTable:
-    """Every formula of the site, each with the owner named when KaTeX rejects it."""
+    """Every formula of the site, each with the owner named when KaTeX rejects it.
+
+    A placeholder carries a random nonce drawn for this build, so text from the catalog
+    (a note or an expression's comment saying `@@MATH-D-0@@`) can never be taken for one:
+    it is shown as written. The nonce never reaches the output, every placeholder is
+    replaced, so builds stay byte-identical."""
 
     items: list[dict] = field(default_factory=list)
+    nonce: str = field(default_factory=lambda: secrets.token_hex(12))
 
     def add(self, tex: str, display: bool, owner: str) -> Markup:
         """Register a formula; the returned placeholder is plain Markdown text."""
         self.items.append({"tex": tex, "display": display, "owner": owner})
         kind = "D" if display else "I"
-        return Markup(f"@@MATH-{kind}-{len(self.items) - 1}@@")
+        return Markup(f"@@MATH-{self.nonce}-{kind}-{len(self.items) - 1}@@")
 
 
 @dataclass
@@ -558,7 +565,8 @@ def build_site(doc: dict, out_dir: Path) -> None:
         "copyright": f"{doc.get('name', 'matderiv')} {doc.get('version', '')}, "
                      f"catalog of {doc.get('date', '')}",
         "nav": sources.nav, "pages": sources.pages, "overrides": sources.overrides,
-        "math": rendered, "katex_dist": str(KATEX_DIST), "downloads": downloads(doc),
+        "math": rendered, "math_nonce": sources.math.nonce, "katex_dist": str(KATEX_DIST),
+        "downloads": downloads(doc),
     }
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="matderiv-site-") as tmp:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -250,3 +251,19 @@ def test_gaps_are_listed_per_source_and_escaped(built_site, sample_doc):
     assert section.count("<li>") == len(sample_doc["gaps"])
     assert "&#60;script&#62;alert" in section and "&#92;input&#123;/etc/passwd" in section
     assert "<b>bold</b>" not in section and "<code>g: function</code>" in section
+
+
+def test_user_text_cannot_forge_a_math_placeholder(sample_doc, tmp_path):
+    """Placeholders carry a nonce drawn per build: catalog text that spells the old fixed
+    form is shown as written, neither replaced by a formula nor an IndexError."""
+    forged = "@@MATH-D-0@@ @@MATH-I-99999@@"
+    rec = sample_doc["identities"][0]
+    rec["notes"] = f"Forged: `{forged}` and {forged}."
+    rec["snippet"] = (rec.get("snippet") or "") + f"\n# {forged}\n"
+    out = tmp_path / "site"
+    build_site(sample_doc, out)
+    text = html.unescape(_html(out, rec["category"]))
+    assert text.count(forged) == 3  # the notes' code span and text, the snippet
+    for text in _all_html(out).values():
+        assert "katex-error" not in text
+        assert not re.search(r"@@MATH-[0-9a-f]{8,}", text)  # no nonce left behind
