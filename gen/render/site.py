@@ -89,7 +89,10 @@ def _prose(text: str, index: dict) -> Markup:
 
 
 def md_code(value: str) -> Markup:
-    """Inline code span that no backtick inside the value can close."""
+    """Inline code span that no backtick inside the value can close, on one line: an
+    expression's text may span lines (a comment line), and a line break would let the
+    next line start a heading or an HTML block outside the span."""
+    value = " ".join("".join(c if c.isprintable() else " " for c in str(value)).split())
     run = max((len(m) for m in re.findall(r"`+", value)), default=0)
     fence = "`" * (run + 1)
     return Markup(f"{fence} {value} {fence}")

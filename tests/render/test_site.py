@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
 import subprocess
 import sys
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -262,8 +262,23 @@ def test_user_text_cannot_forge_a_math_placeholder(sample_doc, tmp_path):
     rec["snippet"] = (rec.get("snippet") or "") + f"\n# {forged}\n"
     out = tmp_path / "site"
     build_site(sample_doc, out)
-    text = html.unescape(_html(out, rec["category"]))
+    text = unescape(_html(out, rec["category"]))
     assert text.count(forged) == 3  # the notes' code span and text, the snippet
     for text in _all_html(out).values():
         assert "katex-error" not in text
         assert not re.search(r"@@MATH-[0-9a-f]{8,}", text)  # no nonce left behind
+
+
+def test_expression_text_on_several_lines_stays_in_its_code_span(sample_doc, tmp_path):
+    """An expression may end with comment lines; its text is shown in a code span, which
+    must not let a line of it start a heading or an HTML block."""
+    payload = "x\n#<script>alert(1)</script>\n## Heading\n<div onclick=alert(1)>\u2028<b>x</b>"
+    rec = next(r for r in sample_doc["identities"] if r["forms"].get("numerator"))
+    rec["of"]["text"] += payload
+    rec["forms"]["numerator"]["text"] += payload
+    out = tmp_path / "site"
+    build_site(sample_doc, out)
+    page = _html(out, rec["category"])
+    assert "<script>alert" not in page and "<div onclick" not in page and "<b>x</b>" not in page
+    assert not re.search(r"<h2[^>]*>\s*Heading", page)
+    assert "#&lt;script&gt;alert(1)&lt;/script&gt; ## Heading" in page
