@@ -2,10 +2,17 @@
 re-checks it numerically at a random point, so a reader can rerun the check without
 installing matderiv.
 
-The program is generated from the checked parse trees (never from catalog text: every
-name in it is a validated symbol, size or function name, and every operation comes from
-a node type). It draws a point honouring the declared properties at the first size
-assignment the verifier uses, differentiates `f` by fourth-order central differences,
+The program is generated from the checked parse trees, never from catalog text: every
+name in it is a validated symbol, size or function name, every operation comes from a
+node type, the expression in its comments is printed back from the tree (so a `# comment`
+in the catalog text never reaches it), and the only catalog text in it, the id and the
+title, are Python string literals written by repr(). Before it is returned, `audit`
+reads the program back with Python's parser and refuses it unless it imports NumPy only,
+uses only names it defines or a few harmless builtins, touches no private attribute and
+holds no string but those of this module and the two literals.
+
+It draws a point honouring the declared properties at the first size assignment the
+verifier uses, differentiates `f` by fourth-order central differences,
 lays the derivative out by the format's layout rule and compares every form (given and
 derived) to a relative tolerance of 1e-6. It prints "ok" and exits 0, or raises
 AssertionError naming the form. For an erratum the program shows that the published
@@ -19,8 +26,10 @@ g(a) = c0 + c1 a + c2 sin(c3 a + c4) with random coefficients, as in the verifie
 
 from __future__ import annotations
 
+import ast
 import builtins
 import keyword
+import re
 import zlib
 
 import sympy
@@ -141,9 +150,7 @@ def holds(name, form, expected):
 '''
 
 
-def _clean(text) -> str:
-    """Catalog text for a comment: one line, no control characters."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(text)).split())
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 
 
 class _Names:
@@ -151,6 +158,8 @@ class _Names:
         self.map = {}
         sizes = {s for d in prep.decls.values() for s in d.size_names}
         for name in [*prep.decls, *sizes]:
+            if not _IDENTIFIER.fullmatch(name):  # validated before; never trust it here
+                raise ValueError(f"not a plain name: {name!r}")
             self.map[name] = name + "_" if name in RESERVED or name in _HELPERS else name
 
     def __call__(self, name: str) -> str:
@@ -331,10 +340,18 @@ def _erratum_sizes(prep: Prepared, assignments: list[dict]) -> dict:
 
 def snippet(prep: Prepared) -> str | None:
     """The NumPy program re-checking one prepared identity; None if it cannot be written."""
-    from .verify import size_assignments
-
     if prep.invalid or prep.of is None:
         return None
+    try:
+        program = _program(prep)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return program if not audit(program, prep.identity) else None
+
+
+def _program(prep: Prepared) -> str:
+    from .verify import size_assignments
+
     ident = prep.identity
     erratum = ident.status == "erratum"
     assignments = size_assignments(prep)
@@ -369,9 +386,11 @@ def snippet(prep: Prepared) -> str | None:
         checks.append((label, text, expected[0]))
     of_code = _Code(prep, names, None, need)(prep.of)
 
-    out = [f"# Check it yourself: {_clean(ident.id)}, {_clean(ident.title)}",
-           f"# d({_clean(ident.of)}) / d{_clean(ident.wrt)}, checked numerically at a random "
-           "point."]
+    out = ["# Check it yourself: one identity of the matderiv catalog, checked numerically "
+           "at a",
+           f"# random point: d({E.to_text(prep.of)}) / d{X}.",
+           f"IDENTITY = {str(ident.id)!r}",
+           f"TITLE = {str(ident.title)!r}"]
     if erratum:
         out.append("# This is an ERRATUM: the published formula is false, and this program "
                    "shows it.")
@@ -382,8 +401,8 @@ def snippet(prep: Prepared) -> str | None:
             f"TOLERANCE = {TOLERANCE}"]
     if sizes:
         out.append(f"{', '.join(names(k) for k in sizes)} = "
-                   f"{', '.join(str(v) for v in sizes.values())}  # sizes")
-    lines_f = [f"def f({X}):", f'    """The expression differentiated: {_clean(ident.of)}"""']
+                   f"{', '.join(str(int(v)) for v in sizes.values())}  # sizes")
+    lines_f = [f"def f({X}):  # the expression differentiated: {E.to_text(prep.of)}"]
     lines_f += [f"    {names(d.name)} = {names(d.name)}_of({X})" for d in dependents]
     lines_f.append(f"    return {of_code}")
 
@@ -395,7 +414,7 @@ def snippet(prep: Prepared) -> str | None:
     for decl in functions:
         g = names(decl.name)
         blocks.append(
-            f"# {decl.name} is an unknown smooth function, applied elementwise; a random "
+            f"# {g} is an unknown smooth function, applied elementwise; a random "
             "stand-in:\n"
             f"{g}_c = rng.choice([-1.0, 1.0], 5) * rng.uniform(0.5, 1.5, 5)\n\n\n"
             f"def {g}(a):\n"
@@ -405,10 +424,10 @@ def snippet(prep: Prepared) -> str | None:
     for decl in dependents:
         u = names(decl.name)
         blocks.append(
-            f"def {u}_of({X}):  # {decl.name} is an unknown smooth function of {ident.wrt}: "
+            f"def {u}_of({X}):  # {u} is an unknown smooth function of {X}: "
             "a random\n"
             f"    # nonlinear stand-in, {u}_0 at the point, with slope {u}_slope[k] along the "
-            f"k-th entry of {ident.wrt}\n"
+            f"k-th entry of {X}\n"
             f"    d = ({X} - {X}_0).reshape(-1)\n"
             f"    return {u}_0 + np.tensordot(d, {u}_slope, axes=1) "
             f"+ np.tensordot(d * d, {u}_bend, axes=1)")
@@ -470,6 +489,88 @@ def snippet(prep: Prepared) -> str | None:
         main.append('print("ok")')
     body = "\n\n\n".join(blocks)
     return "\n".join(out) + "\n\n\n" + body + "\n\n\n" + "\n".join(main) + "\n"
+
+
+# ---------------------------------------------------------------- the audit
+
+# The builtins a program may use; every other name it reads it must define itself.
+_BUILTINS = frozenset({"abs", "all", "bool", "max", "min", "print", "float", "len", "range",
+                       "FloatingPointError", "ZeroDivisionError", "ValueError"})
+# The syntax a program may use: no class, import-from, global, del, walrus, await, yield.
+_NODES = frozenset({
+    "Module", "Expr", "Assign", "FunctionDef", "arguments", "arg", "Return", "If", "While",
+    "For", "Break", "Try", "ExceptHandler", "With", "withitem", "Assert", "Import", "alias",
+    "Call", "keyword", "Name", "Attribute", "Subscript", "Slice", "Tuple", "List",
+    "Constant", "BinOp", "UnaryOp", "BoolOp", "Compare", "IfExp", "Lambda", "GeneratorExp",
+    "comprehension", "Starred", "JoinedStr", "FormattedValue", "Load", "Store",
+    "Add", "Sub", "Mult", "Div", "Pow", "MatMult", "USub", "UAdd", "Not", "And", "Or",
+    "Lt", "LtE", "Gt", "GtE", "Eq", "NotEq"})
+_STATIC: set[str] = set()
+
+
+def _static_strings() -> set[str]:
+    """Every string this module can put into a program: the literals of its own source,
+    and the literals inside those that are code (the helper templates)."""
+    if not _STATIC:
+        with open(__file__, encoding="utf-8") as handle:
+            todo = [handle.read()]
+        while todo:
+            try:
+                tree = ast.parse(todo.pop())
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                        and node.value not in _STATIC:
+                    _STATIC.add(node.value)
+                    todo.append(node.value)
+        _STATIC.update(label + " (derived)" for label in FORM_LABELS.values())
+    return _STATIC
+
+
+def audit(program: str, identity=None) -> list[str]:
+    """What in a generated program is more than a numeric check (nothing, normally).
+
+    Read back with Python's parser: only `import numpy as np`; only whitelisted syntax;
+    every name read is one the program binds, `np`, or a harmless builtin; no attribute
+    starting with `_`; every string literal one of this module's own, or the identity's id
+    and title exactly (which the generator writes with repr())."""
+    try:
+        tree = ast.parse(program)
+    except (SyntaxError, ValueError) as exc:
+        return [f"does not parse: {exc}"]
+    bound = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+        elif isinstance(node, ast.FunctionDef):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, ast.alias):
+            bound.add(node.asname or node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    texts = _static_strings()
+    if identity is not None:
+        texts = texts | {str(identity.id), str(identity.title)}
+    found = []
+    for node in ast.walk(tree):
+        kind = type(node).__name__
+        if kind not in _NODES:
+            found.append(f"line {getattr(node, 'lineno', '?')}: {kind} is not allowed")
+        elif isinstance(node, ast.Import):
+            if [(a.name, a.asname) for a in node.names] != [("numpy", "np")]:
+                found.append(f"line {node.lineno}: an import other than numpy")
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            if node.id not in bound and node.id not in _BUILTINS:
+                found.append(f"line {node.lineno}: the name {node.id!r}")
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            found.append(f"line {node.lineno}: the attribute {node.attr!r}")
+        elif isinstance(node, ast.Constant) and not isinstance(node.value, int | float) \
+                and node.value not in texts:
+            found.append(f"line {node.lineno}: the literal {node.value!r:.60}")
+    return found
 
 
 def _expected(prep: Prepared, names: _Names, name: str):

@@ -3,6 +3,7 @@ NumPy and passes (errata: shows the refutation); a wrong identity's snippet fail
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from conftest import ROOT, dump
 
 from gen.forms import prepare
 from gen.load import load_all
-from gen.snippet import snippet
+from gen.snippet import audit, snippet
 
 # One process runs many snippets, each in a fresh namespace, and reports per snippet.
 RUNNER = r"""
@@ -132,7 +133,7 @@ def test_hostile_names_and_titles(tmp_path):
             "of": "rng*tr(np*X*f)", "wrt": "X",
             "derivative": {"numerator": "rng*f*np"}}
     text = snippet_of(tmp_path, item)
-    assert text.splitlines()[0].startswith("# Check it yourself: names, Title with newline")
+    assert "TITLE = 'Title with\\nnewline \"quotes\" and # hash\\u2028'" in text
     result = run_one(text, tmp_path)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
@@ -143,3 +144,84 @@ def test_fixture_twins(tmp_path):
     snippets = {i.id: snippet(prepare(i)) for i in identities}
     results = run_snippets({k: v for k, v in snippets.items() if v}, tmp_path)
     assert results and all(v == "ok" for v in results.values()), results
+
+
+# ---------------------------------------------------------------- hostile text
+
+
+PAYLOAD = ('"""; import os; os.system("touch PWNED")  # \\n\'\'\'; open("PWNED2", "w").write("x")'
+           ' {{ 7*7 }} {% if 1 %}x{% endif %} \\ \\n \\""" \u2028 \u2029 \x1b[2J end')
+# Free text may also hold what an expression may not: line breaks, NUL, tabs.
+TEXT_PAYLOAD = PAYLOAD + ' \x00 \r\n """\nimport os\n\t'
+
+
+def hostile_quad(comment: str = PAYLOAD, text: str = TEXT_PAYLOAD, **extra) -> dict:
+    """The quadratic form with the payload in every free-text field and in a comment
+    after every expression."""
+    return {"id": "quad", "title": text, "symbols": {"x": "vector n", "A": "matrix n n"},
+            "of": f"x.T*A*x  # {comment}", "wrt": "x",
+            "derivative": {"numerator": f"x.T*(A + A.T)  # {comment}"},
+            "differential": f"dx.T*(A + A.T)*x  # {comment}",
+            "notes": text, "tags": [text], "sources": [{"ref": "cookbook", "section": text}],
+            **extra}
+
+
+def only_the_literals(program: str, title: str) -> str:
+    """The program with the id and title literals blanked out."""
+    return program.replace(f"TITLE = {title!r}", "TITLE = ''")
+
+
+@pytest.mark.parametrize("comment", [PAYLOAD, '"""', "\'\'\'", "{{ x }}", "{% x %}", "\\",
+                                     "\u2028import os", "\\u2028", '"; import os; "'])
+def test_payload_in_comments_and_text_never_reaches_the_code(tmp_path, comment):
+    item = hostile_quad(comment)
+    program = snippet_of(tmp_path, item)
+    assert audit(program) == [] or all("literal" in a for a in audit(program))
+    prep = prepare(load_all([tmp_path / "ids.yaml"])[0][0])
+    assert audit(program, prep.identity) == []
+    tree = ast.parse(program)
+    literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant)
+                and isinstance(n.value, str)}
+    assert TEXT_PAYLOAD in literals  # the title, as one literal
+    rest = only_the_literals(program, TEXT_PAYLOAD)
+    for word in ("os.system", "PWNED", "{{", "{%", "\u2028", "\x00", "\x1b"):
+        assert word not in rest, word
+    folder = tmp_path / "run"
+    folder.mkdir()
+    result = run_one(program, folder)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["snippet.py"]  # nothing else made
+
+
+def test_hostile_erratum_runs_its_refutation_only(tmp_path):
+    item = hostile_quad(derivative={"numerator": f"2*x.T*A  # {PAYLOAD}"},
+                        differential=None, status="erratum")
+    del item["differential"]
+    program = snippet_of(tmp_path, item)
+    assert audit(program, prepare(load_all([tmp_path / "ids.yaml"])[0][0]).identity) == []
+    folder = tmp_path / "run"
+    folder.mkdir()
+    result = run_one(program, folder)
+    assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["snippet.py"]
+
+
+@pytest.mark.parametrize("injected", [
+    "import os", "from os import system", "__import__('os')", "open('x', 'w')",
+    "eval('1')", "exec('1')", "getattr(np, 'load')", "np.__dict__", "f.__globals__",
+    "x = 'a string matderiv never writes'", "class C:\n    pass", "global TOLERANCE",
+    "del TOLERANCE", "(y := 1)", "compile('1', 'f', 'eval')", "breakpoint()",
+])
+def test_audit_refuses_anything_but_a_check(tmp_path, injected):
+    program = snippet_of(tmp_path, TRUE)
+    prep = prepare(load_all([tmp_path / "ids.yaml"])[0][0])
+    assert audit(program, prep.identity) == []
+    assert audit(program + "\n" + injected + "\n", prep.identity)
+
+
+def test_every_catalog_snippet_passes_the_audit(catalog_doc):
+    from types import SimpleNamespace
+
+    for record in catalog_doc["identities"]:
+        ident = SimpleNamespace(id=record["id"], title=record["title"])
+        assert audit(record["snippet"], ident) == [], record["id"]
