@@ -10,6 +10,7 @@ in parallel across processes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -77,8 +78,14 @@ def size_assignments(prep: Prepared, bound: Bound | None = None) -> list[dict]:
 
 
 def _concrete(shape, sizes) -> tuple[int, int]:
-    return tuple(int(s.subs({sympy.Symbol(n, positive=True, integer=True): v
-                             for n, v in sizes.items()})) for s in shape)
+    return _concrete_at(tuple(shape), tuple(sorted(sizes.items())))
+
+
+@functools.lru_cache(maxsize=4096)
+def _concrete_at(shape: tuple, sizes: tuple) -> tuple[int, int]:
+    subs = {sympy.Symbol(n, positive=True, integer=True): v for n, v in sizes}
+    return tuple(int(sympy.Integer(1) * s if not subs else (sympy.Integer(1) * s).subs(subs))
+                 for s in shape)
 
 
 def seed_of(ident: Identity) -> int:
@@ -226,9 +233,11 @@ def exact_check(prep: Prepared, forms, sizes: dict, seed: int, points: int = 1,
 
 def _numeric_point(prep: Prepared, sizes: dict, rng: np.random.Generator, level: int,
                    flip: bool):
+    """Values of every symbol, and for a dependent symbol U its derivative along each
+    direction of the variable (a random one: the rule must hold for every function)."""
     xr, xc = _concrete(prep.wrt.shape, sizes)
     count = xr * xc
-    values, slopes, bends = {}, {}, {}
+    values, slopes = {}, {}
     for name, decl in prep.decls.items():
         if decl.kind == "function":
             continue
@@ -237,12 +246,12 @@ def _numeric_point(prep: Prepared, sizes: dict, rng: np.random.Generator, level:
         if decl.depends_on:
             slopes[name] = np.array([numeric.structured(rng.standard_normal((rows, cols)),
                                                         decl.props) for _ in range(count)])
-            bends[name] = np.array([numeric.structured(0.3 * rng.standard_normal((rows, cols)),
-                                                       decl.props) for _ in range(count)])
-    return values, slopes, bends
+    return values, slopes
 
 
-def _numeric_function(prep, values, slopes, bends, alg, sizes):
+def _numeric_function(prep, values, slopes, alg, sizes):
+    """of as a function of the variable alone; a dependent U moves with it along its
+    slopes (only first derivatives at the point matter to a complex step)."""
     wrt = prep.identity.wrt
     x0 = values[wrt]
 
@@ -250,9 +259,9 @@ def _numeric_function(prep, values, slopes, bends, alg, sizes):
         current = dict(values)
         current[wrt] = x
         delta = (x - x0).reshape(-1)
-        for name in slopes:
-            current[name] = (values[name] + np.tensordot(delta, slopes[name], axes=1)
-                             + np.tensordot(delta * delta, bends[name], axes=1))
+        moved = np.flatnonzero(delta)
+        for name, slope in slopes.items():
+            current[name] = values[name] + sum(delta[k] * slope[k] for k in moved)
         return Evaluator(alg, current, sizes)(prep.of)
 
     return f
@@ -261,8 +270,8 @@ def _numeric_function(prep, values, slopes, bends, alg, sizes):
 def _numeric_at(prep, sizes, alg, rng, forms, level: int, flip: bool) -> dict:
     """Errors per form at one random point; DomainError where anything is undefined or
     not finite (the value, the derivative, a form): such a point never counts."""
-    values, slopes, bends = _numeric_point(prep, sizes, rng, level, flip)
-    f = _numeric_function(prep, values, slopes, bends, alg, sizes)
+    values, slopes = _numeric_point(prep, sizes, rng, level, flip)
+    f = _numeric_function(prep, values, slopes, alg, sizes)
     x0 = values[prep.identity.wrt]
     with np.errstate(all="raise"):
         try:
