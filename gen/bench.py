@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections import Counter
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from .build import CATALOG, document
