@@ -161,22 +161,37 @@ def degree_bound(prep, forms) -> Bound:
 # ---------------------------------------------------------------- assignments
 
 
-def exact_assignments(names: list[str], bound: Bound) -> list[dict]:
+def _values(start: int, count: int, avoid: frozenset) -> list[int]:
+    """`count` increasing values from `start`, none equal to a literal size: an n that
+    equals a declared 3 could hide a lost transpose in a square shape."""
+    out, value = [], start
+    while len(out) < count:
+        if value not in avoid:
+            out.append(value)
+        value += 1
+    return out
+
+
+def exact_assignments(names: list[str], bound: Bound,
+                      avoid: frozenset = frozenset()) -> list[dict]:
     """Two assignments: small ascending, and every size ≥ the bound, descending.
 
-    Different names get different values in each; each pair of names appears in both
-    orders between the two; the second reaches the bound (up to EXACT_CAP)."""
+    Different names get different values in each, and none the value of a literal size
+    of the identity; each pair of names appears in both orders between the two; the
+    second reaches the bound (up to the cap)."""
     k = len(names)
     if k == 0:
         return [{}, {}]
-    small = {n: 2 + i for i, n in enumerate(names)}
+    small = dict(zip(names, _values(2, k, avoid)))
     low = max(bound.exact_size, 2 if k > 1 else 3)
-    large = {n: low + (k - 1 - i) for i, n in enumerate(names)}
+    large = dict(zip(names, reversed(_values(low, k, avoid))))
+    if large == small:
+        large = dict(zip(names, _values(max(small.values()) + 1, k, avoid)))
     return [small, large]
 
 
 def numeric_assignment(names: list[str], bound: Bound, earlier: list[dict],
-                       seed: int) -> dict:
+                       seed: int, avoid: frozenset = frozenset()) -> dict:
     """Every size ≥ max(bound, NUMERIC_FLOOR), distinct, drawn per identity; each name
     takes the parity it had least often so far, so a claim true only for odd or only for
     even sizes cannot pass."""
@@ -191,7 +206,7 @@ def numeric_assignment(names: list[str], bound: Bound, earlier: list[dict],
         odd = sum(a[name] % 2 for a in earlier) if earlier else rng.randrange(2)
         want = 1 if odd < len(earlier) - odd else 0 if earlier else odd
         value = base + rng.randrange(3)
-        while value in taken or value % 2 != want:
+        while value in taken or value in avoid or value % 2 != want:
             value += 1
         taken.add(value)
         out[name] = value

@@ -70,11 +70,17 @@ def size_names(prep: Prepared) -> list[str]:
     return sorted({s for d in prep.decls.values() for s in d.size_names})
 
 
+def literal_sizes(prep: Prepared) -> frozenset:
+    """The integer sizes written in declarations (`matrix n 3`): names never take them."""
+    return frozenset(int(s) for d in prep.decls.values() for s in d.shape
+                     if not s.free_symbols and int(s) > 1)
+
+
 def size_assignments(prep: Prepared, bound: Bound | None = None) -> list[dict]:
     """The exact check's assignments (the numeric check adds one more)."""
     if bound is None:
         bound = degree_bound(prep, [f for f in prep.forms.values() if f.shape_ok])
-    return exact_assignments(size_names(prep), bound)
+    return exact_assignments(size_names(prep), bound, literal_sizes(prep))
 
 
 def _concrete(shape, sizes) -> tuple[int, int]:
@@ -426,8 +432,9 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
     names = size_names(prep)
     bound = degree_bound(prep, forms)
     verdict.degree, verdict.bound, verdict.capped = bound.degree, bound.bound, bound.capped
-    exact_sizes = exact_assignments(names, bound)
-    numeric_sizes = exact_sizes + [numeric_assignment(names, bound, exact_sizes, seed)]
+    avoid = literal_sizes(prep)
+    exact_sizes = exact_assignments(names, bound, avoid)
+    numeric_sizes = exact_sizes + [numeric_assignment(names, bound, exact_sizes, seed, avoid)]
     costly = too_costly(prep, forms, exact_sizes, numeric_sizes[-1])
     if costly:
         verdict.status = "invalid"

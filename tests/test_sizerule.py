@@ -110,3 +110,21 @@ def test_the_cap_is_said(tmp_path):
                                         {"numerator": "10*X**9"}))
     assert row["status"] == "verified" and row["capped"] and row["bound"] > EXACT_CAP
     assert row["guarantee"] == "checked", row
+
+
+def test_names_never_take_a_literal_size():
+    class B:
+        exact_size, bound, covered = 3, 3, True
+    small, large = exact_assignments(["m", "n"], B, frozenset({3}))
+    assert 3 not in small.values() and 3 not in large.values()
+    assert 3 not in numeric_assignment(["n"], B, [small, large], 1, frozenset({6, 7})).values()
+
+
+def test_a_transpose_lost_where_n_would_equal_a_literal_size_fails(tmp_path):
+    """A is n × 3: with n = 3 the wrong form A.T would have the right shape."""
+    symbols = {"A": "matrix n 3", "x": "vector 3", "y": "vector n"}
+    row = verify_one(tmp_path, identity("lit", symbols, "y.T*A*x", "A",
+                                        {"denominator": "y*x.T"}))
+    assert row["status"] == "verified"
+    sizes = [s for step in row["evidence"] for s in [step["sizes"]["n"]]]
+    assert 3 not in sizes
