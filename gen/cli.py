@@ -17,6 +17,8 @@ from .build import build as build_outputs
 from .coverage import coverage, read_gaps, report
 from .errors import safe_text
 from .load import gather, ids_in, load_all
+from .show import FORMATS as SHOW_FORMATS
+from .show import run_show
 from .verify import explain, problems_of, verify_all
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -68,9 +70,15 @@ def _parser() -> argparse.ArgumentParser:
     build.set_defaults(run=lambda a: build_outputs(a.out, a.jobs, True, a.only))
     cov = sub.add_parser("coverage", help="counts per category and per source")
     cov.set_defaults(run=run_coverage)
-    show = sub.add_parser("show", help="one identity in both layouts, with its verification "
-                          "record and BibTeX")
+    show = sub.add_parser("show", help="one identity in every layout, with its verification "
+                          "record (and BibTeX, for a catalog id)")
     show.add_argument("id", help="an identity id (an old, renamed id resolves too)")
+    show.add_argument("--file", type=Path, help="an identity file of your own, verified on "
+                      "the spot (default: the catalog)")
+    show.add_argument("--format", choices=SHOW_FORMATS, default="text",
+                      help="text (default); json: the identity's record as catalog.json has "
+                      "it; numpy: its self-check program")
+    show.add_argument("--no-cache", action="store_true", help="with --file: verify afresh")
     show.set_defaults(run=run_show)
     export = sub.add_parser("export", help="write the catalog document (JSON) or the BibTeX")
     export.add_argument("--format", choices=("json", "bibtex"), default="json")
@@ -146,68 +154,6 @@ def run_coverage(args) -> int:
     doc = document(*verified)
     print(report(coverage(doc["identities"], read_gaps(CATALOG / "gaps.yaml"))))
     return 0
-
-
-def run_show(args) -> int:
-    from .cite import identity_entry
-    from .released import read_aliases, resolve
-
-    verified = load_verified()
-    if verified is None:
-        return 1
-    doc = document(*verified)
-    records = {r["id"]: r for r in doc["identities"]}
-    target = resolve(args.id, records, {**read_aliases(), **doc.get("aliases", {})})
-    if target is None:
-        import difflib
-
-        close = difflib.get_close_matches(args.id, list(records), n=3)
-        hint = f" (did you mean {', '.join(close)}?)" if close else ""
-        print(f"matderiv: no identity `{safe_text(args.id)}`{hint}", file=sys.stderr)
-        return 1
-    if target != args.id:
-        print(f"`{args.id}` was renamed: it is now `{target}`\n")
-    print(show_text(records[target], doc), end="")
-    print("\nBibTeX:\n" + identity_entry(records[target], doc), end="")
-    return 0
-
-
-SHOW_FORMS = (("numerator", "numerator layout"), ("denominator", "denominator layout"),
-              ("differential", "differential"), ("vec", "vec (d vec Y / d vec X^T)"),
-              ("vec_denominator", "vec, denominator layout"))
-
-
-def show_text(record: dict, doc: dict) -> str:
-    """An identity as plain text: statement, forms in both layouts, verification record."""
-    lines = [f"{record['id']}: {record['title']}",
-             f"  {record['category']}, catalog {doc['version']} ({doc['date']})",
-             f"  {record['permalink']}", ""]
-    if record["erratum"]:
-        lines += [f"  ERRATUM: a published claim shown false; corrected by "
-                  f"{record['corrected_by'] or '(none)'}", ""]
-    lines += [f"  {s['name']}: {s['declaration']}" for s in record["symbols"]]
-    lines += ["", f"  d({record['of']['text']}) / d{record['wrt']['name']}", ""]
-    width = max(len(label) for _, label in SHOW_FORMS)
-    forms = [(label, record["forms"].get(key)) for key, label in SHOW_FORMS]
-    forms = [(label, form) for label, form in forms if form]
-    text_width = max([len(form["text"]) for _, form in forms] + [0])
-    for label, form in forms:
-        note = "" if form["given"] else "  (derived)"
-        lines.append(f"  {label:<{width}}  {form['text']:<{text_width}}  [{form['shape']}]{note}")
-    v = record["verification"]
-    sizes = "; ".join(", ".join(f"{k}={n}" for k, n in s.items()) or "as declared"
-                      for s in v["sizes"])
-    sympy_note = v["sympy"].get("note", "")
-    lines += ["", "Verification:", f"  status      {v['status']}",
-              f"  forms       {', '.join(v['forms_checked'])}",
-              f"  exact       {v['exact']}, sizes {sizes}",
-              f"  numeric     {v['points']} random points, largest relative error "
-              f"{v['max_error']:.1e}",
-              f"  SymPy       {sympy_note}",
-              f"  checked by  matderiv {v['tool_version']}, SymPy {v['sympy_version']}, "
-              f"{v['date']}"]
-    lines += [f"  message     {m}" for m in v["messages"]]
-    return "\n".join(lines) + "\n"
 
 
 def run_export(args) -> int:
