@@ -25,6 +25,7 @@ from markupsafe import Markup
 
 from gen.cite import bibtex
 from gen.errors import CODES, INVALID_PREFIXES
+from gen.limits import limits_markdown
 from gen.schema import reference_markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -421,6 +422,7 @@ def _nav(doc: dict) -> list:
         {"Use and cite": [
             {"Verify your own": "verify-your-own.md"},
             {"Format reference": "format-reference.md"},
+            {"Limits": "limits.md"},
             {"JSON catalog": "schema.md"},
             {"How to cite": "how-to-cite.md"},
         ]},
@@ -437,6 +439,7 @@ def generate_sources(doc: dict) -> SiteSources:
     pages["sources.md"] = env.get_template("sources.md.j2").render(
         refs=refs, unsourced=unsourced, gaps=_gaps(doc, index), doc=doc)
     pages["format-reference.md"] = format_reference()
+    pages["limits.md"] = limits_markdown()
     errata = [_erratum_view(r, index) for r in doc["identities"] if r.get("erratum")]
     pages["errata.md"] = env.get_template("errata.md.j2").render(errata=errata, doc=doc)
     overrides = {name: extract_math((HANDWRITTEN / name).read_text(encoding="utf-8"),
@@ -468,7 +471,8 @@ def format_reference() -> str:
         "# Format reference\n\n"
         "Generated from the tool itself (`gen/schema.py` and `gen/errors.py`), so it always "
         "matches what `matderiv verify` accepts. The [guide](verify-your-own.md) explains "
-        "the format with examples.\n\n"
+        "the format with examples; [limits](limits.md) lists every bound on input sizes "
+        "and on the work per identity, with its code.\n\n"
         + _angle_brackets(reference_markdown())
         + "\n## Error codes { #error-codes }\n\n"
         "Every problem is reported as `FILE:LINE: CODE message`. E1xx (file and schema), "

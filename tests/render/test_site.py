@@ -282,3 +282,25 @@ def test_expression_text_on_several_lines_stays_in_its_code_span(sample_doc, tmp
     assert "<script>alert" not in page and "<div onclick" not in page and "<b>x</b>" not in page
     assert not re.search(r"<h2[^>]*>\s*Heading", page)
     assert "#&lt;script&gt;alert(1)&lt;/script&gt; ## Heading" in page
+
+
+def test_limits_page_is_read_from_the_code(sample_doc, monkeypatch):
+    """Every limit with its code, the values taken from the constants that enforce them."""
+    from gen import budget, expr, load
+    from gen.limits import limits
+
+    page = generate_sources(sample_doc).pages["limits.md"]
+    for group, items in limits():
+        assert f"## {group}" in page
+        for item in items:
+            assert item.code == "" or item.code in CODES, item
+            assert f"| {item.what} | {item.value} |" in page
+    for value in ("5,000,000 bytes", f"{expr.MAX_NODES:,}", "E114", "E115", "E116", "E117",
+                  "E118", "E205", "E206", "E210", "E211", f"{budget.Budget().cpu_seconds} s"):
+        assert value in page, value
+    monkeypatch.setattr(expr, "MAX_NODES", 1234)
+    monkeypatch.setattr(load, "MAX_FILE_BYTES", 777)
+    page = generate_sources(sample_doc).pages["limits.md"]
+    assert "| nodes of the parse tree | 1,234 |" in page and "777 bytes" in page
+    nav = json.dumps(generate_sources(sample_doc).nav)
+    assert '"Limits": "limits.md"' in nav
