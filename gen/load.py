@@ -6,6 +6,7 @@ so that a catalog file cannot blow up in memory or smuggle in a Python object.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -412,6 +413,11 @@ class _Checker:
             bad = [k for k, v in entry.items() if isinstance(v, dict | list | bool) or v is None]
             if unknown or bad:
                 self._add("E110", line, detail=f"unknown or non-scalar keys {unknown or bad}")
+                continue
+            infinite = [k for k, v in entry.items() if isinstance(v, float)
+                        and not math.isfinite(v)]
+            if infinite:  # 1e400 reads as inf, which JSON cannot hold
+                self._add("E110", line, detail=f"`{infinite[0]}` is not a finite number")
                 continue
             self.lines[f"sources.{len(result)}"] = line
             result.append(dict(entry))

@@ -195,3 +195,11 @@ def test_references_beside_the_file_are_known(tmp_path):
     (tmp_path / "references.yaml").write_text("references:\n  my-notes: {title: Notes}\n")
     code, report = verify_json(path)
     assert code == 0, report
+
+
+@pytest.mark.parametrize("value", ["1.0e+400", "-1.0e+400", ".nan", ".inf"])
+def test_a_source_number_json_cannot_hold(tmp_path, value):
+    text = (GOOD.replace("id: fine", "id: other")
+            + f"    sources: [{{ref: cookbook, eq: {value}}}]\n")
+    bad = bad_file(tmp_path, text)
+    assert only_code(bad) == "E110" and "finite" in bad["message"]
