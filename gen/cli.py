@@ -131,7 +131,8 @@ def run_verify(args) -> int:
         _print_text(rows, summary)
         if args.explain:
             for ident, verdict in zip(identities, verdicts):
-                print(explain(ident, verdict))
+                print("\n".join(safe_text(line, None)
+                                for line in explain(ident, verdict).split("\n")))
     return 0 if summary["failed"] == 0 and summary["invalid"] == 0 else 1
 
 

@@ -101,3 +101,10 @@ def test_no_warning_quotes_the_users_text(tmp_path):
     assert result.returncode == 1
     assert "SyntaxWarning" not in result.stderr, result.stderr
     assert "\x1b" not in result.stdout + result.stderr
+
+
+def test_explain_output_is_escaped_too(tmp_path):
+    item = identity("a\x1b[31mb", {"x": "vector n"}, "x.T*x", "x", {"denominator": "2*x"})
+    path = write(tmp_path, dump(item))
+    code, out, _ = run_main("verify", path, "--no-cache", "--jobs", "1", "--explain")
+    assert code == 1 and "\x1b" not in out and "a\\x1b[31mb" in out
