@@ -1,0 +1,8 @@
+"""The symbolic engine behind `matderiv derive`: differential rules, linearisation,
+identification (trace trick, J dx, vec/Kronecker), layouts, simplification, steps; every
+result checked by the verifier before it is returned."""
+
+from .api import Result, derive
+from .core import Refused
+
+__all__ = ["Refused", "Result", "derive"]

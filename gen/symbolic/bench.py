@@ -1,0 +1,172 @@
+"""Benchmark of the symbolic engine on the catalog: per category, how many identities are
+derived from `of`, `wrt` and `symbols` alone, how many of those the verifier accepts, how
+many are refused and why; readability (parse-tree nodes of the derived form against the
+catalog's hand-written form of the same layout); the time per derivation.
+
+    python -m gen.symbolic.bench [--jobs N] [--no-verify] [--show-refused] [--worst K]
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ..forms import prepare
+from ..load import load_file
+from .api import check_result, derive
+from .core import Refused, count
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYOUTS = ("numerator", "denominator", "vec")
+
+
+def catalog_identities(folder: Path = ROOT / "catalog"):
+    out = []
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name in ("references.yaml", "gaps.yaml", "release.yaml"):
+            continue
+        identities, _ = load_file(path)
+        out += [i for i in identities if i.status != "erratum"]
+    return out
+
+
+def _one(ident, verify: bool) -> dict:
+    row = {"id": ident.id, "category": "", "status": "refused", "reason": "", "ratios": {},
+           "seconds": None}
+    prep = prepare(ident)
+    row["category"] = prep.category
+    started = time.perf_counter()
+    try:
+        result = derive(ident.of, ident.wrt, ident.symbols, check=False, id=ident.id,
+                        title=ident.title)
+    except Refused as exc:
+        row["reason"] = f"{exc.construct}: {exc.reason}"
+        row["seconds"] = time.perf_counter() - started
+        return row
+    except Exception as exc:  # noqa: BLE001 - a bug is counted, not hidden
+        row["reason"] = f"engine error {type(exc).__name__}: {exc}"
+        return row
+    row["seconds"] = time.perf_counter() - started
+    row["status"] = "derived"
+    row["forms"] = dict(result.forms)
+    for name in LAYOUTS + ("differential",):
+        given = prep.forms.get(name)
+        if given is None or not given.given or name not in result.trees:
+            continue
+        row["ratios"][name] = (count(result.trees[name]), count(given.tree))
+    if verify:
+        try:
+            check_result(result)
+            row["status"] = "verified"
+        except Refused as exc:
+            row["status"] = "failed"
+            row["reason"] = exc.reason[:300]
+    return row
+
+
+def _work(args):
+    return _one(*args)
+
+
+def run(jobs: int = 0, verify: bool = True) -> list[dict]:
+    identities = catalog_identities()
+    jobs = jobs or os.cpu_count() or 1
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(_work, [(i, verify) for i in identities], chunksize=4))
+
+
+def timing(identities, repeat: int = 3) -> list[float]:
+    """Median time of the derivation alone (no verification), per identity, in-process."""
+    times = []
+    for ident in identities:
+        best = None
+        for _ in range(repeat):
+            started = time.perf_counter()
+            try:
+                derive(ident.of, ident.wrt, ident.symbols, check=False)
+            except Exception:  # noqa: BLE001, S112 - refusals are timed too
+                pass
+            elapsed = time.perf_counter() - started
+            best = elapsed if best is None else min(best, elapsed)
+        times.append(best)
+    return times
+
+
+def report(rows: list[dict], times: list[float], show_refused: bool = True,
+           worst: int = 10) -> str:
+    lines = []
+    by_cat: dict = defaultdict(list)
+    for row in rows:
+        by_cat[row["category"]].append(row)
+    head = f"{'category':20} {'total':>5} {'derived':>7} {'verified':>8} {'failed':>6} " \
+           f"{'refused':>7} {'<=':>6} {'>2x':>4}"
+    lines.append(head)
+    all_pairs = []
+    for cat in sorted(by_cat):
+        group = by_cat[cat]
+        st = Counter(r["status"] for r in group)
+        derived = st["derived"] + st["verified"] + st["failed"]
+        pairs = [p for r in group for k, p in r["ratios"].items() if k in LAYOUTS]
+        all_pairs += pairs
+        le = sum(1 for a, b in pairs if a <= b)
+        over = sum(1 for a, b in pairs if a > 2 * b)
+        share = f"{100 * le / len(pairs):5.1f}%" if pairs else "   -  "
+        lines.append(f"{cat:20} {len(group):5} {derived:7} {st['verified']:8} "
+                     f"{st['failed']:6} {st['refused']:7} {share:>6} {over:4}")
+    st = Counter(r["status"] for r in rows)
+    derived = st["derived"] + st["verified"] + st["failed"]
+    le = sum(1 for a, b in all_pairs if a <= b)
+    over = sum(1 for a, b in all_pairs if a > 2 * b)
+    lines.append(f"{'all':20} {len(rows):5} {derived:7} {st['verified']:8} {st['failed']:6} "
+                 f"{st['refused']:7} {100 * le / max(1, len(all_pairs)):5.1f}% {over:4}")
+    diffs = [p for r in rows for k, p in r["ratios"].items() if k == "differential"]
+    if diffs:
+        dle = sum(1 for a, b in diffs if a <= b)
+        lines.append(f"differential forms: {dle}/{len(diffs)} with no more nodes than the "
+                     f"catalog's, {sum(1 for a, b in diffs if a > 2 * b)} over 2x")
+    lines.append(f"readability: {le}/{len(all_pairs)} layout forms (numerator, denominator, "
+                 "vec) with no more nodes than the catalog's hand-written form")
+    if times:
+        ms = sorted(t * 1000 for t in times)
+        lines.append(f"derivation alone: median {statistics.median(ms):.2f} ms, 90th "
+                     f"percentile {ms[int(0.9 * (len(ms) - 1))]:.2f} ms, worst {ms[-1]:.1f} ms "
+                     f"({len(ms)} expressions, one process)")
+    checked = [r for r in rows if r["status"] in ("verified", "failed")]
+    if checked:
+        lines.append(f"verified {len([r for r in checked if r['status'] == 'verified'])} of "
+                     f"{len(checked)} derived")
+    if show_refused:
+        for status in ("failed", "refused"):
+            for r in rows:
+                if r["status"] == status:
+                    lines.append(f"  {status}: {r['id']} [{r['category']}]: {r['reason']}")
+        worst_rows = sorted(((a / b, r["id"], k, r["forms"].get(k))
+                             for r in rows for k, (a, b) in r["ratios"].items()
+                             if k in LAYOUTS), reverse=True)[:worst]
+        for ratio, ident, k, text in worst_rows:
+            lines.append(f"  readability {ratio:.2f}x {ident} {k}: {text}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m gen.symbolic.bench")
+    parser.add_argument("--jobs", type=int, default=0)
+    parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="figures only")
+    parser.add_argument("--worst", type=int, default=15)
+    args = parser.parse_args(argv)
+    rows = run(args.jobs, not args.no_verify)
+    times = timing(catalog_identities())
+    print(report(rows, times, not args.quiet, args.worst))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

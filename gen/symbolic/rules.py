@@ -1,0 +1,513 @@
+"""The differential rules: one rule per node kind, in ONE table, each tagged with the
+catalog identity it instantiates (None where the catalog has no identity for it).
+
+`differentiate(ctx, tree, log)` returns d(tree) as a parse tree holding the differentials
+(dX, and dU for symbols declared `of X`), or None for zero. A node that no rule covers
+is refused (Refused names it); nothing unknown ever becomes 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .. import expr as E
+from .. import shapes as S
+from ..schema import ELEMENTWISE
+from .core import Ctx, Refused, eye, num, ones
+from .steps import StepLog
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    catalog_id: str | None
+    formula: str  # the rule as text, for the step log
+    fn: object
+
+
+# ---------------------------------------------------------------- smart constructors
+
+
+def add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if isinstance(b, E.Neg):
+        return E.Bin("-", a, b.arg)
+    return E.Bin("+", a, b)
+
+
+def sub(a, b):
+    if b is None:
+        return a
+    if a is None:
+        return neg(b)
+    return E.Bin("-", a, b)
+
+
+def neg(a):
+    if a is None:
+        return None
+    if isinstance(a, E.Neg):
+        return a.arg
+    return E.Neg(a)
+
+
+def mul(*factors):
+    if any(f is None for f in factors):
+        return None
+    out = None
+    for f in factors:
+        if isinstance(f, E.Num) and f.value == 1:
+            continue
+        out = f if out is None else E.Bin("*", out, f)
+    return out if out is not None else num(1)
+
+
+def div(a, b):
+    if a is None:
+        return None
+    return E.Bin("/", a, b)
+
+
+def power(base, k):
+    if isinstance(k, int | Fraction):
+        if k == 1:
+            return base
+        return E.Bin("**", base, num(k) if k > 0 else E.Neg(num(-k)))
+    return E.Bin("**", base, k)
+
+
+# ---------------------------------------------------------------- the rules
+
+
+def _zero(ctx, node, d):
+    return None
+
+
+def _symbol(ctx, node, d):
+    decl = ctx.decl(node.name)
+    if node.name == ctx.wrt or decl.depends_on:
+        return E.Differential(node.name)
+    return None
+
+
+def _neg(ctx, node, d):
+    return neg(d(node.arg))
+
+
+def _sum(ctx, node, d):
+    left, right = d(node.left), d(node.right)
+    return add(left, right) if node.op == "+" else sub(left, right)
+
+
+def _product(ctx, node, d):
+    left, right = d(node.left), d(node.right)
+    return add(mul(left, node.right) if left is not None else None,
+               mul(node.left, right) if right is not None else None)
+
+
+def _quotient(ctx, node, d):
+    top, bottom = d(node.left), d(node.right)
+    first = div(top, node.right) if top is not None else None
+    if bottom is None:
+        return first
+    return sub(first, div(mul(node.left, bottom), power(node.right, 2)))
+
+
+def _constant(node):
+    if isinstance(node, E.Num):
+        return node.value
+    if isinstance(node, E.Neg) and isinstance(node.arg, E.Num):
+        return -node.arg.value
+    return None
+
+
+def _scalar_power(ctx, node, d):
+    base, exponent = node.left, node.right
+    du, dv = d(base), d(exponent)
+    out = None
+    if du is not None:
+        k = _constant(exponent)
+        if k is not None and isinstance(base, E.Call) and base.fn == "norm":
+            inner = _inner(ctx, base.args[0], d(base.args[0]))
+            lead = num(k) if k != 1 else None
+            rest = power(base, k - 2) if k != 2 else None
+            out = mul(*(f for f in (lead, rest, inner) if f is not None))
+        elif k is not None:
+            lead = num(k) if k != 1 else None
+            rest = power(base, k - 1) if k != 1 else None
+            out = mul(*(f for f in (lead, rest, du) if f is not None))
+        else:
+            out = mul(exponent, power(base, E.Bin("-", exponent, num(1))), du)
+    if dv is not None:
+        out = add(out, mul(node, E.Call("log", (base,)), dv))
+    return out
+
+
+def _norm_power_rule(ctx, node):
+    return isinstance(node.left, E.Call) and node.left.fn == "norm"
+
+
+def _matrix_power(ctx, node, d):
+    base = node.left
+    k = S.integer_exponent(node.right)
+    du = d(base)
+    if du is None or k == 0:
+        return None
+    if k > 0:
+        out = None
+        for i in range(k):
+            left = power(base, i) if i else None
+            right = power(base, k - 1 - i) if k - 1 - i else None
+            out = add(out, mul(*(f for f in (left, du, right) if f is not None)))
+        return out
+    inv = E.Call("inv", (base,))
+    m = -k
+
+    def inv_power(j):
+        return inv if j == 1 else power(base, -j)
+
+    out = None
+    for i in range(m):
+        left = inv_power(i + 1)
+        right = inv_power(m - i)
+        out = add(out, neg(mul(left, du, right)))
+    return out
+
+
+def _transpose(ctx, node, d):
+    inner = d(node.arg)
+    return E.Transpose(inner) if inner is not None else None
+
+
+def _trace(ctx, node, d):
+    inner = d(node.args[0])
+    return E.Call("tr", (inner,)) if inner is not None else None
+
+
+def _det(ctx, node, d):
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return mul(node, E.Call("tr", (mul(E.Call("inv", (u,)), du),)))
+
+
+def _log_det(ctx, node, d):
+    inner = node.args[0]
+    u = inner.args[0] if inner.fn == "det" else inner.args[0].args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return E.Call("tr", (mul(E.Call("inv", (u,)), du),))
+
+
+def _inverse(ctx, node, d):
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return neg(mul(node, du, node))
+
+
+def _kron(ctx, node, d):
+    a, b = node.args
+    da, db = d(a), d(b)
+    return add(E.Call("kron", (da, b)) if da is not None else None,
+               E.Call("kron", (a, db)) if db is not None else None)
+
+
+def _hadamard(ctx, node, d):
+    a, b = node.args
+    da, db = d(a), d(b)
+    return add(E.Call("hadamard", (da, b)) if da is not None else None,
+               E.Call("hadamard", (a, db)) if db is not None else None)
+
+
+def _linear_call(ctx, node, d):
+    inner = d(node.args[0])
+    return E.Call(node.fn, (inner,)) if inner is not None else None
+
+
+def _inner(ctx, u, du):
+    """<U, dU>: u*du for a scalar, u.T*du for a vector, tr(U.T*dU) for a matrix."""
+    shape = ctx.shape(u)
+    if S.is_scalar(shape):
+        return mul(u, du)
+    if shape[1] == S.ONE:
+        return mul(E.Transpose(u), du)
+    if shape[0] == S.ONE:
+        return mul(u, E.Transpose(du))
+    return E.Call("tr", (mul(E.Transpose(u), du),))
+
+
+def _norm(ctx, node, d):
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return div(_inner(ctx, u, du), node)
+
+
+def _softmax(ctx, node, d):
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return mul(E.Bin("-", E.Call("diag", (node,)), mul(node, E.Transpose(node))), du)
+
+
+def _log_softmax(ctx, node, d):
+    s = node.args[0]
+    u = s.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    n = ctx.shape(u)[0]
+    return sub(du, mul(ones(ctx, n), mul(E.Transpose(s), du)))
+
+
+def _log_sum_exp(ctx, node, d):
+    u = node.args[0].right.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return mul(E.Transpose(E.Call("softmax", (u,))), du)
+
+
+def _softplus(ctx, node, d):
+    u = _softplus_arg(node)
+    du = d(u)
+    if du is None:
+        return None
+    s = E.Call("sigmoid", (u,))
+    return mul(s, du) if ctx.scalar(u) else E.Call("hadamard", (s, du))
+
+
+def _softplus_arg(node):
+    """log(1 + exp(u)), log(ones + exp(u)): u, else None."""
+    arg = node.args[0]
+    if not (isinstance(arg, E.Bin) and arg.op == "+"):
+        return None
+    one, e = arg.left, arg.right
+    unit = (isinstance(one, E.Num) and one.value == 1) or (
+        isinstance(one, E.Call) and one.fn == "ones")
+    if unit and isinstance(e, E.Call) and e.fn == "exp":
+        return e.args[0]
+    return None
+
+
+def _log_sum_exp_arg(node):
+    """log(ones(n).T*exp(u)) for a column u: u, else None."""
+    arg = node.args[0]
+    if not (isinstance(arg, E.Bin) and arg.op == "*"):
+        return None
+    a, b = arg.left, arg.right
+    if (isinstance(a, E.Transpose) and isinstance(a.arg, E.Call) and a.arg.fn == "ones"
+            and isinstance(b, E.Call) and b.fn == "exp"):
+        return b.args[0]
+    return None
+
+
+def _trace_kron(ctx, node, d):
+    a, b = node.args[0].args
+    return d(mul(E.Call("tr", (a,)), E.Call("tr", (b,))))
+
+
+def _ones_like(ctx, u):
+    r, c = ctx.shape(u)
+    return ones(ctx, r, c)
+
+
+def _elementwise(ctx, node, d):
+    """f(U) for an elementwise function: f'(u)*du on a scalar, f'(U) o dU on an array."""
+    fn = node.fn if isinstance(node, E.Call) else None
+    u = node.args[0] if isinstance(node, E.Call) else node.arg
+    du = d(u)
+    if du is None:
+        return None
+    shape = ctx.shape(u)
+    scalar = S.is_scalar(shape)
+    vector = shape[1] == S.ONE and not scalar
+    if isinstance(node, E.Apply):
+        g = E.Apply(node.fn, u, node.order + 1)
+        return mul(g, du) if scalar else E.Call("hadamard", (g, du))
+    if fn == "exp":
+        return mul(node, du) if scalar else E.Call("hadamard", (node, du))
+    if fn == "log":
+        if scalar:
+            return div(du, u)
+        if vector:
+            return mul(E.Call("inv", (E.Call("diag", (u,)),)), du)
+        return E.Call("hadamard", (E.Call("exp", (E.Neg(node),)), du))
+    if fn == "sqrt":
+        if scalar:
+            return div(du, mul(num(2), node))
+        if vector:
+            return div(mul(E.Call("inv", (E.Call("diag", (node,)),)), du), num(2))
+        return div(E.Call("hadamard", (E.Call("exp", (E.Neg(E.Call("log", (node,))),)), du)),
+                   num(2))
+    if fn == "abs":
+        if scalar:
+            return div(mul(node, du), u)
+        if vector:
+            return E.Call("hadamard", (node, mul(E.Call("inv", (E.Call("diag", (u,)),)), du)))
+        sign = E.Call("hadamard", (u, E.Call("exp", (E.Neg(E.Call("log", (node,))),))))
+        return E.Call("hadamard", (sign, du))
+    if fn == "sin":
+        c = E.Call("cos", (u,))
+        return mul(c, du) if scalar else E.Call("hadamard", (c, du))
+    if fn == "cos":
+        s = E.Call("sin", (u,))
+        return neg(mul(s, du)) if scalar else neg(E.Call("hadamard", (s, du)))
+    if fn == "tanh":
+        if scalar:
+            return mul(E.Bin("-", num(1), power(node, 2)), du)
+        slope = E.Bin("-", _ones_like(ctx, u), E.Call("hadamard", (node, node)))
+        return E.Call("hadamard", (slope, du))
+    if fn == "sigmoid":
+        if scalar:
+            return mul(node, E.Bin("-", num(1), node), du)
+        slope = E.Call("hadamard", (node, E.Bin("-", _ones_like(ctx, u), node)))
+        return E.Call("hadamard", (slope, du))
+    raise Refused(E.to_text(node), f"no rule for the elementwise function {fn}")
+
+
+def _eye_like(ctx, node):
+    return eye(ctx, ctx.shape(node)[0])
+
+
+RULES: dict[str, Rule] = {
+    "constant": Rule("constant", "dt-constant-matrix", "d(A) = 0", _zero),
+    "symbol": Rule("variable", "mm-identity", "d(X) = dX", _symbol),
+    "negation": Rule("negation", "dt-scalar-multiple", "d(-U) = -dU", _neg),
+    "sum": Rule("sum rule", "dt-sum", "d(U + V) = dU + dV", _sum),
+    "product": Rule("product rule", "dt-product-uv", "d(U*V) = dU*V + U*dV", _product),
+    "quotient": Rule("quotient rule", "dd-quotient-rule-scalar",
+                     "d(U/v) = dU/v - U*dv/v**2", _quotient),
+    "scalar-power": Rule("power rule", "dd-power-scalar", "d(u**a) = a*u**(a - 1)*du",
+                         _scalar_power),
+    "norm-power": Rule("power of a norm", "dd-norm-squared-rule",
+                       "d(norm(U)**k) = k*norm(U)**(k - 2)*<U, dU>", _scalar_power),
+    "matrix-power": Rule("matrix power", "dt-cube",
+                         "d(U**k) = sum of U**i*dU*U**(k-1-i)", _matrix_power),
+    "inverse-power": Rule("negative matrix power", "mm-inverse-square",
+                          "d(U**-k) = -sum of U**-(i+1)*dU*U**-(k-i)", _matrix_power),
+    "transpose": Rule("transpose", "dt-transpose", "d(U.T) = dU.T", _transpose),
+    "tr": Rule("trace", "dd-trace-u", "d tr(U) = tr(dU)", _trace),
+    "det": Rule("determinant", "dd-det-u", "d det(U) = det(U)*tr(inv(U)*dU)", _det),
+    "log-det": Rule("log determinant", "dd-log-det-u", "d log det(U) = tr(inv(U)*dU)",
+                    _log_det),
+    "log-abs-det": Rule("log absolute determinant", "log-abs-det",
+                        "d log|det(U)| = tr(inv(U)*dU)", _log_det),
+    "inv": Rule("inverse", "dt-inverse", "d inv(U) = -inv(U)*dU*inv(U)", _inverse),
+    "kron": Rule("Kronecker product rule", "dt-kronecker",
+                 "d kron(U, V) = kron(dU, V) + kron(U, dV)", _kron),
+    "hadamard": Rule("Hadamard product rule", "dt-hadamard",
+                     "d(U o V) = dU o V + U o dV", _hadamard),
+    "diag": Rule("diag (linear)", "mv-diag", "d diag(U) = diag(dU)", _linear_call),
+    "vec": Rule("vec (linear)", None, "d vec(U) = vec(dU)", _linear_call),
+    "norm": Rule("norm", "dd-norm-rule", "d norm(U) = <U, dU>/norm(U)", _norm),
+    "softmax": Rule("softmax", "jacobian-softmax",
+                    "d softmax(u) = (diag(s) - s*s.T)*du", _softmax),
+    "log-softmax": Rule("log softmax", "jacobian-log-softmax",
+                        "d log(softmax(u)) = du - ones*(softmax(u).T*du)", _log_softmax),
+    "log-sum-exp": Rule("log-sum-exp", "grad-log-sum-exp",
+                        "d log(ones.T*exp(u)) = softmax(u).T*du", _log_sum_exp),
+    "softplus": Rule("softplus", "grad-softplus-sum",
+                     "d log(1 + exp(u)) = sigmoid(u) o du", _softplus),
+    "trace-kron": Rule("trace of a Kronecker product", "trace-kron-ax",
+                       "tr(kron(A, B)) = tr(A)*tr(B)", _trace_kron),
+    "exp": Rule("exp (elementwise)", "mm-exp-elementwise", "d exp(U) = exp(U) o dU",
+                _elementwise),
+    "log": Rule("log (elementwise)", "mm-log-elementwise", "d log(U) = dU / U", _elementwise),
+    "sqrt": Rule("sqrt (elementwise)", "mm-sqrt-elementwise",
+                 "d sqrt(U) = dU / (2 sqrt(U))", _elementwise),
+    "abs": Rule("abs (elementwise)", None, "d abs(U) = sign(U) o dU", _elementwise),
+    "sin": Rule("sin (elementwise)", "mm-sin-elementwise", "d sin(U) = cos(U) o dU",
+                _elementwise),
+    "cos": Rule("cos (elementwise)", None, "d cos(U) = -sin(U) o dU", _elementwise),
+    "tanh": Rule("tanh (elementwise)", "jacobian-tanh", "d tanh(U) = (1 - tanh(U)^2) o dU",
+                 _elementwise),
+    "sigmoid": Rule("sigmoid (elementwise)", "jacobian-sigmoid",
+                    "d sigmoid(U) = sigmoid(U) o (1 - sigmoid(U)) o dU", _elementwise),
+    "generic": Rule("chain rule (generic function)", "dt-elementwise-chain-rule",
+                    "d g(U) = diff(g)(U) o dU", _elementwise),
+}
+
+
+def kind_of(ctx: Ctx, node) -> str:
+    """The key of `node` in RULES."""
+    if isinstance(node, E.Num | E.Size):
+        return "constant"
+    if isinstance(node, E.Sym):
+        return "symbol"
+    if isinstance(node, E.Neg):
+        return "negation"
+    if isinstance(node, E.Transpose):
+        return "transpose"
+    if isinstance(node, E.Apply):
+        if node.order:
+            raise Refused(E.to_text(node), "a derivative of a generic function in `of`")
+        return "generic"
+    if isinstance(node, E.Bin):
+        if node.op in "+-":
+            return "sum"
+        if node.op == "*":
+            return "product"
+        if node.op == "/":
+            return "quotient"
+        if ctx.scalar(node.left):
+            return "norm-power" if _norm_power_rule(ctx, node) else "scalar-power"
+        k = S.integer_exponent(node.right)
+        return "inverse-power" if k is not None and k < 0 else "matrix-power"
+    if isinstance(node, E.Call):
+        fn = node.fn
+        if fn in ("eye", "ones", "zeros"):
+            return "constant"
+        if fn == "log" and isinstance(node.args[0], E.Call):
+            arg = node.args[0]
+            if arg.fn == "det":
+                return "log-det"
+            if arg.fn == "abs" and isinstance(arg.args[0], E.Call) and arg.args[0].fn == "det":
+                return "log-abs-det"
+            if arg.fn == "softmax":
+                return "log-softmax"
+        if fn == "log" and _softplus_arg(node) is not None:
+            return "softplus"
+        if fn == "log" and _log_sum_exp_arg(node) is not None and ctx.shape(
+                _log_sum_exp_arg(node))[1] == S.ONE:
+            return "log-sum-exp"
+        if fn == "tr" and isinstance(node.args[0], E.Call) and node.args[0].fn == "kron":
+            return "trace-kron"
+        if fn in RULES or fn in ELEMENTWISE:
+            return fn
+    raise Refused(E.to_text(node)[:60], f"no differential rule for {type(node).__name__}")
+
+
+def differentiate(ctx: Ctx, tree, log: StepLog | None = None):
+    """d(tree), or None for zero. Each rule used is logged once per node."""
+
+    def d(node):
+        if not _depends(ctx, node):
+            return None
+        kind = kind_of(ctx, node)
+        rule = RULES[kind]
+        result = rule.fn(ctx, node, d)
+        if log is not None and kind not in ("symbol", "constant"):
+            log.rule(rule, node, result)
+        return result
+
+    return d(tree)
+
+
+def _depends(ctx: Ctx, node) -> bool:
+    for n in E.walk(node):
+        if isinstance(n, E.Sym):
+            decl = ctx.decl(n.name)
+            if n.name == ctx.wrt or decl.depends_on:
+                return True
+    return False
