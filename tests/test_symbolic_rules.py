@@ -35,6 +35,8 @@ CASES = {
     "log-softmax": ("log(softmax(z))", "z", "z: vector n"),
     "log-sum-exp": ("log(ones(n).T*exp(x))", "x", "x: vector n"),
     "softplus": ("ones(n).T*log(ones(n) + exp(x))", "x", "x: vector n"),
+    "log-sigmoid": ("-y.T*log(sigmoid(X*w)) - (ones(m) - y).T*log(ones(m) - sigmoid(X*w))",
+                    "w", "X: matrix m n; w: vector n; y: vector m"),
     "trace-kron": ("tr(kron(A, X))", "X", "A: matrix p p; X: matrix n n"),
     "exp": ("a.T*exp(x)", "x", "a: vector n; x: vector n"),
     "log": ("ones(n).T*log(x)", "x", "x: vector n positive"),

@@ -280,10 +280,20 @@ def _coef(ctx: Ctx, t: Term) -> list[Prod]:
     s = Prod(t.coef, t.mono, ())
     if t.slin is not None:
         rest = Prod(ONE, (), t.chain)
-        return [prod_mul(prod_mul(s, c), rest) for c in _coef(ctx, t.slin)]
+        return [prod_mul(prod_mul(s, _scalarize(ctx, c)), rest) for c in _coef(ctx, t.slin)]
     before, lin, after = _split(t)
     return [prod_mul(prod_mul(prod_mul(s, Prod(ONE, (), before)), c), Prod(ONE, (), after))
             for c in _coef_lin(ctx, lin)]
+
+
+def _scalarize(ctx: Ctx, p: Prod) -> Prod:
+    """A 1 x 1 chain (u.T*diff(u, t)) becomes a scalar atom, so that it commutes."""
+    if not p.chain:
+        return p
+    tree = _chain_tree(ctx, p.chain)
+    if not ctx.scalar(tree):
+        return p
+    return Prod(p.coef, mono_mul(p.mono, ((tree, ONE),)), ())
 
 
 def _coef_lin(ctx: Ctx, lin: Lin) -> list[Prod]:

@@ -312,6 +312,36 @@ def _log_sum_exp_arg(node):
     return None
 
 
+def _log_sigmoid_arg(node):
+    """log(sigmoid(u)) -> (u, False); log(1 - sigmoid(u)), log(ones - sigmoid(u)) ->
+    (u, True); else None."""
+    arg = node.args[0]
+    if isinstance(arg, E.Call) and arg.fn == "sigmoid":
+        return arg.args[0], False
+    if isinstance(arg, E.Bin) and arg.op == "-":
+        one, s = arg.left, arg.right
+        unit = (isinstance(one, E.Num) and one.value == 1) or (
+            isinstance(one, E.Call) and one.fn == "ones")
+        if unit and isinstance(s, E.Call) and s.fn == "sigmoid":
+            return s.args[0], True
+    return None
+
+
+def _log_sigmoid(ctx, node, d):
+    u, complement = _log_sigmoid_arg(node)
+    du = d(u)
+    if du is None:
+        return None
+    s = E.Call("sigmoid", (u,))
+    if ctx.scalar(u):
+        slope = s if complement else E.Bin("-", num(1), s)
+        out = mul(slope, du)
+    else:
+        slope = s if complement else E.Bin("-", _ones_like(ctx, u), s)
+        out = E.Call("hadamard", (slope, du))
+    return neg(out) if complement else out
+
+
 def _trace_kron(ctx, node, d):
     a, b = node.args[0].args
     return d(mul(E.Call("tr", (a,)), E.Call("tr", (b,))))
@@ -419,6 +449,9 @@ RULES: dict[str, Rule] = {
                         "d log(ones.T*exp(u)) = softmax(u).T*du", _log_sum_exp),
     "softplus": Rule("softplus", "grad-softplus-sum",
                      "d log(1 + exp(u)) = sigmoid(u) o du", _softplus),
+    "log-sigmoid": Rule("log sigmoid", "grad-logistic-loss",
+                        "d log(sigmoid(u)) = (1 - sigmoid(u)) o du, "
+                        "d log(1 - sigmoid(u)) = -sigmoid(u) o du", _log_sigmoid),
     "trace-kron": Rule("trace of a Kronecker product", "trace-kron-ax",
                        "tr(kron(A, B)) = tr(A)*tr(B)", _trace_kron),
     "exp": Rule("exp (elementwise)", "mm-exp-elementwise", "d exp(U) = exp(U) o dU",
@@ -476,6 +509,8 @@ def kind_of(ctx: Ctx, node) -> str:
                 return "log-abs-det"
             if arg.fn == "softmax":
                 return "log-softmax"
+        if fn == "log" and _log_sigmoid_arg(node) is not None:
+            return "log-sigmoid"
         if fn == "log" and _softplus_arg(node) is not None:
             return "softplus"
         if fn == "log" and _log_sum_exp_arg(node) is not None and ctx.shape(

@@ -186,6 +186,8 @@ def factor(ctx: Ctx, node) -> Prod:
     scalar = ctx.scalar(node)
     if isinstance(node, E.Bin):
         op = node.op
+        if op == "*" and scalar and _sums_to_one(node):
+            return Prod(ONE, (), ())
         if op == "*":
             ls, rs = ctx.scalar(node.left), ctx.scalar(node.right)
             if scalar and not (ls or rs):
@@ -203,8 +205,6 @@ def factor(ctx: Ctx, node) -> Prod:
                     p.coef != 1 or p.mono):
                 return Prod(p.coef ** int(k), mono_mul((), p.mono, k),
                             (E.Bin("**", p.chain[0], node.right),))
-        if op == "*" and scalar and _sums_to_one(node):
-            return Prod(ONE, (), ())
         if op == "**" and scalar:
             k = _number(node.right)
             if k is not None:
@@ -221,8 +221,10 @@ def factor(ctx: Ctx, node) -> Prod:
         if isinstance(inner, E.Neg) or isinstance(inner, E.Bin) and inner.op in "*/":
             return t_prod(ctx, factor(ctx, inner))
         return Prod(ONE, (), (node,))
-    if isinstance(node, E.Call) and node.fn == "tr" and ctx.scalar(node.args[0]):
-        return factor(ctx, node.args[0])
+    if isinstance(node, E.Call) and node.fn == "tr":
+        if ctx.scalar(node.args[0]):
+            return factor(ctx, node.args[0])
+        return _trace(ctx, node)
     if isinstance(node, E.Call) and node.fn == "inv":
         p = factor(ctx, node.args[0])
         if len(p.chain) == 1 and (p.coef != 1 or p.mono):
@@ -230,6 +232,26 @@ def factor(ctx: Ctx, node) -> Prod:
     if scalar:
         return Prod(ONE, ((node, ONE),), ())
     return Prod(ONE, (), (node,))
+
+
+def _trace(ctx: Ctx, node) -> Prod:
+    """tr(c*M1*...*Mk): c out in front, the chain turned to its canonical rotation (the
+    shortest after merging powers, then the first by text), so equal traces collect."""
+    p = factor(ctx, node.args[0])
+    chain = p.chain
+    if len(chain) > 1:
+        best = None
+        for i in range(len(chain)):
+            rotated = normalize(ctx, Prod(ONE, (), chain[i:] + chain[:i])).chain
+            key = (len(rotated), E.to_text(_left(list(rotated))))
+            if best is None or key < best[0]:
+                best = (key, rotated)
+        chain = best[1]
+    inner = _left(list(chain)) if chain else None
+    if inner is None or ctx.scalar(inner):
+        return Prod(p.coef, p.mono, ()) if inner is None else prod_mul(
+            Prod(p.coef, p.mono, ()), factor(ctx, inner))
+    return Prod(p.coef, mono_mul(p.mono, ((E.Call("tr", (inner,)), ONE),)), ())
 
 
 def _sums_to_one(node) -> bool:
@@ -491,10 +513,42 @@ def collect(prods: list) -> list:
 
 def assemble(ctx: Ctx, prods: list, zero=None):
     """A sum of products -> one readable tree."""
-    prods = collect([normalize(ctx, p) for p in prods])
+    prods = collect([q for p in prods for q in _split_hadamard(ctx, normalize(ctx, p))])
     if not prods:
         return zero if zero is not None else num(0)
     return _build(ctx, prods)
+
+
+def _split_hadamard(ctx: Ctx, p: Prod) -> list:
+    """hadamard(ones - S, B) = B - hadamard(S, B) (ones o B = B), Hadamard arguments in
+    text order, so that Hadamard terms collect (s o (1 - y) - (1 - s) o y = s - y)."""
+    for i, f in enumerate(p.chain):
+        if not (isinstance(f, E.Call) and f.fn == "hadamard"):
+            continue
+        for j in (0, 1):
+            arg, other = f.args[j], f.args[1 - j]
+            terms = sum_terms(arg)
+            if len(terms) < 2 or not any(_all_ones(t) for _, t in terms):
+                continue
+            out = []
+            for sign, t in terms:
+                if _all_ones(t):
+                    new = other
+                else:
+                    a, b = sorted((t, other), key=E.to_text)
+                    new = E.Call("hadamard", (a, b))
+                q = Prod(p.coef * sign, p.mono, p.chain[:i] + (new,) + p.chain[i + 1:])
+                out += _split_hadamard(ctx, q)
+            return out
+        a, b = sorted(f.args, key=E.to_text)
+        if (a, b) != f.args:
+            p = Prod(p.coef, p.mono, p.chain[:i] + (E.Call("hadamard", (a, b)),)
+                     + p.chain[i + 1:])
+    return [p]
+
+
+def _all_ones(node) -> bool:
+    return isinstance(node, E.Call) and node.fn == "ones"
 
 
 def _common_scalar(prods: list) -> Prod:
