@@ -108,3 +108,14 @@ def test_api_result_object():
     assert r._repr_latex_().startswith("$$")
     assert "aligned" in r.latex(steps=True)
     assert "trace trick" in r.steps.text()
+
+
+def test_readable_forms():
+    r = derive("norm(X*W - Y)**2", "W", "X: matrix m n; W: matrix n k; Y: matrix m k")
+    assert r.forms["denominator"] == "2*X.T*(X*W - Y)"
+    r = derive("x.T*inv(S)*x", "S", "x: vector n; S: matrix n n positive-definite")
+    assert r.forms["denominator"] == "-inv(S)*x*x.T*inv(S)"
+    r = derive("log(det(X))", "X", "X: matrix n n invertible")
+    assert r.forms["denominator"] == "inv(X).T"  # the stated convention, never inv(X.T)
+    r = derive("diag(x)*A*x", "x", "x: vector n; A: matrix n n")
+    assert r.forms["numerator"] == "diag(A*x) + diag(x)*A"

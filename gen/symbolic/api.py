@@ -22,6 +22,7 @@ from .core import Ctx, Refused, count
 from .layout import read_off
 from .linear import expand
 from .rules import differentiate
+from .simplify import tidy
 from .steps import StepLog
 
 LAYOUT_ORDER = ("numerator", "denominator", "vec", "differential")
@@ -147,6 +148,7 @@ def derive(of: str, wrt: str, symbols, *, check: bool = True, id: str = "derived
             AttributeError, RecursionError) as exc:
         raise Refused(of, f"the engine could not handle it ({type(exc).__name__}: "
                       f"{exc})") from None
+    trees = {k: tidy(v) for k, v in trees.items()}
     forms = {k: E.to_text(v) for k, v in trees.items()}
     result = Result(id, title, of, wrt, symbols, category, forms, trees, log, prep.decls)
     result.seconds = time.perf_counter() - started

@@ -15,7 +15,7 @@ from fractions import Fraction
 from .. import expr as E
 from .. import shapes as S
 from .core import ONE, Ctx, Prod, Refused, mono_mul
-from .simplify import T, build_sum, factor, prod_tree
+from .simplify import T, build_sum, factor, prod_tree, product_tree
 
 
 @dataclass(frozen=True)
@@ -84,13 +84,13 @@ def _product(ctx: Ctx, node) -> list[Term]:
     if ctx.has_d(left):
         fixed = factor(ctx, right)
         fixed_scalar = ctx.scalar(right)
-        return [_times(t, fixed, fixed_scalar, shape, True) for t in expand(ctx, left)]
+        return [_times(ctx, t, fixed, fixed_scalar, shape, True) for t in expand(ctx, left)]
     fixed = factor(ctx, left)
     fixed_scalar = ctx.scalar(left)
-    return [_times(t, fixed, fixed_scalar, shape, False) for t in expand(ctx, right)]
+    return [_times(ctx, t, fixed, fixed_scalar, shape, False) for t in expand(ctx, right)]
 
 
-def _times(t: Term, fixed, fixed_scalar: bool, shape, on_right: bool) -> Term:
+def _times(ctx: Ctx, t: Term, fixed, fixed_scalar: bool, shape, on_right: bool) -> Term:
     """t * fixed (on_right) or fixed * t, where fixed is a Prod."""
     coef, mono = t.coef * fixed.coef, mono_mul(t.mono, fixed.mono)
     if fixed_scalar:
@@ -99,7 +99,24 @@ def _times(t: Term, fixed, fixed_scalar: bool, shape, on_right: bool) -> Term:
         slin = t.slin if t.slin is not None and not t.chain else t.bare()
         return Term(coef, mono, fixed.chain, slin, shape)
     chain = t.chain + fixed.chain if on_right else fixed.chain + t.chain
-    return Term(coef, mono, chain, t.slin, shape)
+    return Term(coef, mono, _diag_times_vector(ctx, chain), t.slin, shape)
+
+
+def _diag_times_vector(ctx: Ctx, chain: tuple) -> tuple:
+    """diag(dv)*w = hadamard(w, dv) for a column w (the product of the factors after it):
+    the Jacobian is then diag(w), not a selection matrix of Kronecker products."""
+    for i, lin in enumerate(chain):
+        if not (isinstance(lin, Lin) and lin.kind == "diag" and lin.inner
+                and lin.inner[0].shape[1] == S.ONE and lin.shape[0] == lin.shape[1]):
+            continue
+        rest = chain[i + 1:]
+        if not rest or any(isinstance(f, Lin) for f in rest):
+            continue
+        w = product_tree(ctx, list(rest))
+        if ctx.shape(w) == lin.inner[0].shape:
+            had = Lin("had", arg=w, inner=lin.inner, shape=lin.inner[0].shape)
+            return chain[:i] + (had,)
+    return chain
 
 
 def transpose_term(ctx: Ctx, t: Term) -> Term:

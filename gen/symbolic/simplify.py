@@ -462,6 +462,27 @@ def make_kron(ctx: Ctx, a, b):
 # ---------------------------------------------------------------- trees of products
 
 
+def tidy(node):
+    """A minus sign moved onto the first factor of a product: -(A*B) -> -A*B (the same
+    tree size, one pair of parentheses fewer)."""
+    if isinstance(node, E.Neg):
+        inner = node.arg
+        if isinstance(inner, E.Neg):
+            return tidy(inner.arg)
+        if isinstance(inner, E.Bin) and inner.op in "*/":
+            return tidy(E.Bin(inner.op, E.Neg(inner.left), inner.right))
+        return E.Neg(tidy(inner))
+    if isinstance(node, E.Bin):
+        return E.Bin(node.op, tidy(node.left), tidy(node.right))
+    if isinstance(node, E.Transpose):
+        return E.Transpose(tidy(node.arg))
+    if isinstance(node, E.Call):
+        return E.Call(node.fn, tuple(tidy(a) for a in node.args))
+    if isinstance(node, E.Apply):
+        return E.Apply(node.fn, tidy(node.arg), node.order)
+    return node
+
+
 def _atom_power(atom, e: Fraction):
     if e == 1:
         return atom
