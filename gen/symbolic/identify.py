@@ -17,7 +17,7 @@ from __future__ import annotations
 from .. import expr as E
 from .. import shapes as S
 from .core import ONE, UNIT, Ctx, Prod, Refused, eye, mono_mul, ones, prod_mul
-from .linear import Lin, Term
+from .linear import Lin, Term, transpose_term
 from .simplify import T, assemble, factor, make_kron, normalize, prod_tree, product_tree, t_prod
 
 
@@ -163,6 +163,10 @@ def _fwd(ctx: Ctx, t: Term) -> list[Prod]:
             head = prod_mul(s, factor(ctx, _chain_tree(ctx, t.chain)))
         return [prod_mul(head, j) for j in _fwd(ctx, t.slin)]
     before, lin, after = _split(t)
+    x_shape = ctx.decl(lin.name).shape if lin.kind == "dT" else None
+    if x_shape is not None and S.ONE not in x_shape and S.ONE in t.shape:
+        # vec of a vector is vec of its transpose: y = P dX.T Q -> y.T = Q.T dX P.T
+        return _fwd(ctx, transpose_term(ctx, t, force=True))
     rows, cols = lin.shape
     k = UNIT
     if before or after:

@@ -119,10 +119,14 @@ def _diag_times_vector(ctx: Ctx, chain: tuple) -> tuple:
     return chain
 
 
-def transpose_term(ctx: Ctx, t: Term) -> Term:
+def transpose_term(ctx: Ctx, t: Term, force: bool = False) -> Term:
+    """The transpose of a term; a 1 x 1 term is its own transpose, and is rewritten only
+    with force (a.T*dX.T*b -> b.T*dX*a)."""
     r, c = t.shape
-    if S.is_scalar(t.shape):
+    if S.is_scalar(t.shape) and not force:
         return t
+    if t.slin is not None and not t.chain:
+        return Term(t.coef, t.mono, (), transpose_term(ctx, t.slin, force), t.shape)
     chain = tuple(transpose_lin(ctx, f) if isinstance(f, Lin) else T(ctx, f)
                   for f in reversed(t.chain))
     return Term(t.coef, t.mono, chain, t.slin, (c, r))

@@ -344,7 +344,8 @@ def normalize(ctx: Ctx, p: Prod) -> Prod:
     factors, extra = _rewrite(ctx, factors)
     coef, mono = coef * extra.coef, mono_mul(mono, extra.mono)
     if not factors:
-        factors = [eye(ctx, first_shape[0])]
+        identities = [f for f in chain if is_identity(f)]
+        factors = identities[:1] or [eye(ctx, first_shape[0])]
     return Prod(coef, mono, tuple(factors))
 
 
