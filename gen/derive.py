@@ -23,7 +23,8 @@ PRECISION = 256
 gmpy2.get_context().precision = PRECISION
 MPQ = type(mpq(1))
 TOLERANCE = mpfr("1e-55")  # the working precision, less a margin for rounding
-SINGULAR = mpfr("1e-70")  # a pivot this small (relative) in floating point is zero
+SINGULAR = mpfr(2) ** (16 - PRECISION)  # a float pivot this small, relative to the
+# largest entry of its matrix, is zero (rounding left it over)
 # (largest numerator, largest power of 2 in the denominator) per level: level 0 is the
 # wide draw, 1 the narrow one; after a point where something is undefined or overflows,
 # the next is drawn one level narrower.
@@ -84,7 +85,18 @@ def chain(a: Dual, value, slope) -> Dual:
 
 
 def _is_zero(v) -> bool:
-    return v == 0 if isinstance(v, MPQ) else abs(v) < SINGULAR
+    return v == 0
+
+
+def _scale(m) -> object:
+    """The largest magnitude of a matrix's entries (what a pivot is measured against)."""
+    return max(abs(x.v) for row in m for x in row)
+
+
+def _singular(pivot, scale) -> bool:
+    if isinstance(pivot, MPQ):
+        return pivot == 0
+    return abs(pivot) <= SINGULAR * scale
 
 
 def _real(v):
@@ -186,9 +198,10 @@ def _eliminate(m):
     n = len(m)
     rows = [list(r) for r in m]
     sign = 1
+    scale = _scale(m)
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(rows[r][col].v))
-        if _is_zero(rows[pivot][col].v):
+        if _singular(rows[pivot][col].v, scale):
             raise DomainError("singular matrix")
         if pivot != col:
             rows[col], rows[pivot] = rows[pivot], rows[col]
@@ -206,7 +219,7 @@ def det(m):
     try:
         rows, sign = _eliminate(m)
     except DomainError:
-        if len(m) > 6:
+        if len(m) > 8:
             raise
         return _laplace(m)
     result = const(mpq(sign))
@@ -229,9 +242,10 @@ def _laplace(m):
 def inverse(m):
     n = len(m)
     aug = [list(r) + e for r, e in zip(m, identity(n))]
+    scale = _scale(m)
     for col in range(n):
         pivot = max(range(col, n), key=lambda r: abs(aug[r][col].v))
-        if _is_zero(aug[pivot][col].v):
+        if _singular(aug[pivot][col].v, scale):
             raise DomainError("singular matrix")
         aug[col], aug[pivot] = aug[pivot], aug[col]
         p = aug[col][col]
@@ -345,16 +359,28 @@ class ExactAlgebra:
     def apply(self, fn, a, order):
         return elementwise(lambda x: self._generic(fn, x, order), a)
 
-    def _generic(self, fn, x: Dual, order: int) -> Dual:
-        """An unknown smooth function: values and slopes drawn afresh at each argument."""
-        return chain(x, self.generic_value(fn, order, x.v), self.generic_value(fn, order + 1, x.v))
+    def _generic(self, fn: str, x: Dual, order: int) -> Dual:
+        """An unknown smooth function, random per identity and name:
+        g(x) = c0 + c1·x + c2·sin(c3·x + c4), so g, g', g'' are independent enough that
+        a rule true only for linear g, or for g' = g, fails, and nearby arguments give
+        nearby values (the function is smooth, not a table of independent draws)."""
+        return chain(x, self._generic_value(fn, order, x.v),
+                     self._generic_value(fn, order + 1, x.v))
 
-    def generic_value(self, fn: str, order: int, at) -> object:
-        key = str(at) if isinstance(at, MPQ) else format(at, ".35e")
-        digest = hashlib.blake2b(f"{self.seed}|{fn}|{order}|{key}".encode(), digest_size=8)
-        draw = int.from_bytes(digest.digest(), "big")
-        value = mpq(2 + draw % 10, 4)
-        return value if (draw >> 20) % 2 else -value
+    def _generic_value(self, fn: str, order: int, at):
+        c = self._coefficients(fn)
+        phase = c[3] * _real(at) + c[4]
+        wave = c[2] * c[3] ** order * gmpy2.sin(phase + order * gmpy2.const_pi() / 2)
+        if order == 0:
+            return c[0] + c[1] * _real(at) + wave
+        return (c[1] if order == 1 else 0) + wave
+
+    def _coefficients(self, fn: str) -> list:
+        digest = hashlib.blake2b(f"{self.seed}|{fn}".encode(), digest_size=40).digest()
+        draws = [int.from_bytes(digest[8 * i:8 * i + 8], "big") for i in range(5)]
+        c = [mpq(1 + d % 997, 257) * (1 if (d >> 32) % 2 else -1) for d in draws]
+        c[3] = abs(c[3]) / 2 + mpq(1, 2)  # a frequency between 1/2 and about 2.4
+        return c
 
 
 # ---------------------------------------------------------------- points
@@ -448,18 +474,24 @@ def finite(array: np.ndarray) -> bool:
 
 
 def difference(form: np.ndarray, expected: np.ndarray) -> tuple[bool, float]:
-    """(equal, largest error relative to max(1, |expected|)).
+    """(equal, largest error of an entry relative to max(1, |that entry|)).
 
     Rationals are compared exactly: any nonzero difference, however small, is a failure.
-    Floating-point values (a transcendental function appeared) are compared at the
-    working precision, TOLERANCE relative. A value that is not finite makes the point
+    Floating-point values (a transcendental function appeared) are compared entry by
+    entry at the working precision, TOLERANCE relative (absolute below 1), so a large
+    entry cannot mask a wrong small one. A value that is not finite makes the point
     unusable (DomainError): an overflow on both sides is never agreement."""
     if not (finite(form) and finite(expected)):
         raise DomainError("a value is not finite")
-    values = list((form - expected).flat)
-    scale = max([mpfr(1)] + [abs(_real(v)) for v in expected.flat])
-    largest = max([abs(_real(v)) for v in values] + [mpfr(0)])
-    error = float(largest / scale)
-    if all(isinstance(v, MPQ | int) for v in values):
-        return all(v == 0 for v in values), error
-    return largest <= TOLERANCE * scale, error
+    exact, worst = True, mpfr(0)
+    for got, want in zip(form.flat, expected.flat):
+        gap = got - want
+        if isinstance(gap, MPQ | int):
+            exact = exact and gap == 0
+            size = abs(_real(gap))
+        else:
+            size = abs(gap)
+        worst = max(worst, size / max(mpfr(1), abs(_real(want))))
+    if all(isinstance(v, MPQ | int) for v in (*form.flat, *expected.flat)):
+        return exact, float(worst)
+    return exact and worst <= TOLERANCE, float(worst)

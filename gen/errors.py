@@ -91,6 +91,8 @@ CODES: dict[str, str] = {
     "expression is defined and finite): {detail}",
     "E405": "erratum: every given form holds, so the published claim is not refuted",
     "E406": "{form}: the shapes inside the published form do not fit: {detail}",
+    "E408": "{form}: undefined at a point where `of` and its derivative are defined (sizes "
+    "{sizes}): a form may not narrow the domain of the claim",
     "E407": "{form}: is not linear in {d} (a differential is a sum of terms each with "
     "exactly one differential factor, none inside a nonlinear function)",
 }

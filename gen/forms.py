@@ -60,6 +60,11 @@ class Prepared:
         return self.decls[self.identity.wrt]
 
     @property
+    def keep_x(self) -> bool:
+        """A variable declared `matrix` keeps its length-one axes in every layout."""
+        return self.wrt.kind == "matrix"
+
+    @property
     def tensor(self) -> bool:
         return self.category in TENSOR_CATEGORIES
 
@@ -156,7 +161,7 @@ def _expressions(prep: Prepared) -> None:
     prep.of, prep.of_shape = _read(prep, ident.of, "of")
     if prep.of is None:
         return
-    prep.category = S.category(prep.of_shape, prep.wrt.shape)
+    prep.category = S.category(prep.of_shape, prep.wrt.shape, prep.keep_x)
     for name in ("numerator", "denominator", "vec"):
         text = ident.derivative.get(name)
         if text is None:
@@ -171,7 +176,7 @@ def _expressions(prep: Prepared) -> None:
             # a differential of another shape than `of` is a wrong form (failed), as a
             # layout form of the wrong shape is
             prep.forms["differential"] = Form("differential", tree, True, prep.of_shape, shape)
-            prep.nonlinear = not zero_array(tree) and differential_degree(tree) != 1
+            prep.nonlinear = differential_degree(tree) > 1
     _required_forms(prep)
 
 
@@ -180,8 +185,9 @@ NONLINEAR = 99
 
 
 def differential_degree(node) -> int:
-    """The degree of an expression in the differentials (dX, dU): a differential must
-    have degree exactly 1, NONLINEAR marks a differential inside a nonlinear function."""
+    """The largest degree of a term in the differentials (dX, dU); NONLINEAR marks a
+    differential inside a nonlinear function. Above 1 the form is not linear; a part of
+    degree 0 is allowed here (it may cancel, as in `X - X`) and checked at each point."""
     if isinstance(node, E.Differential):
         return 1
     if isinstance(node, E.Neg | E.Transpose):
@@ -189,9 +195,7 @@ def differential_degree(node) -> int:
     if isinstance(node, E.Bin):
         left, right = differential_degree(node.left), differential_degree(node.right)
         if node.op in "+-":
-            if zero_array(node.left) or zero_array(node.right):
-                return max(left, right)
-            return left if left == right else NONLINEAR
+            return max(left, right)
         if node.op == "*":
             return min(left + right, NONLINEAR)
         if right:
@@ -223,7 +227,7 @@ def is_zero(tree) -> bool:
 
 
 def _expected(prep: Prepared, layout: str):
-    return S.layout_shape(prep.of_shape, prep.wrt.shape, layout)
+    return S.layout_shape(prep.of_shape, prep.wrt.shape, layout, prep.keep_x)
 
 
 def _required_forms(prep: Prepared) -> None:

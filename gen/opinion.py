@@ -111,9 +111,9 @@ def _reference(prep, values: dict, sizes: dict) -> np.ndarray:
         return Evaluator(alg, {**values, wrt: x}, sizes)(prep.of)
 
     D = numeric.jacobian(f, values[wrt])
-    layout = "denominator" if arrange(D, "denominator", prep.of_shape,
-                                      prep.wrt.shape) is not None else "vec_denominator"
-    return np.asarray(arrange(D, layout, prep.of_shape, prep.wrt.shape), dtype=float)
+    shapes = (prep.of_shape, prep.wrt.shape, prep.keep_x)
+    layout = "denominator" if arrange(D, "denominator", *shapes) is not None else "vec_denominator"
+    return np.asarray(arrange(D, layout, *shapes), dtype=float)
 
 
 def _evaluate(result, builder, values: dict):

@@ -86,24 +86,27 @@ def _check_properties(kind, shape, props, depends_on):
 # ---------------------------------------------------------------- the layout rule
 
 
-def axes(shape) -> list:
-    return [s for s in shape if s != ONE]
+def axes(shape, keep: bool = False) -> list:
+    """The axes that count: length-one axes of a vector's or a scalar's shape are dropped;
+    a variable declared `matrix` keeps both of its axes (`keep`), even of length one."""
+    return list(shape) if keep else [s for s in shape if s != ONE]
 
 
-def kind_of(shape) -> str:
-    return ("scalar", "vector", "matrix")[min(len(axes(shape)), 2)]
+def kind_of(shape, keep: bool = False) -> str:
+    return "matrix" if keep else ("scalar", "vector", "matrix")[min(len(axes(shape)), 2)]
 
 
-def category(of_shape, wrt_shape) -> str:
-    return f"{kind_of(of_shape)}-by-{kind_of(wrt_shape)}"
+def category(of_shape, wrt_shape, keep_x: bool = False) -> str:
+    return f"{kind_of(of_shape)}-by-{kind_of(wrt_shape, keep_x)}"
 
 
-def layout_shape(y_shape, x_shape, layout: str):
-    """The 2-D shape of a form in `layout`, or None where the array has more axes."""
+def layout_shape(y_shape, x_shape, layout: str, keep_x: bool = False):
+    """The 2-D shape of a form in `layout`, or None where the array has more axes.
+    `keep_x`: the variable is a declared matrix, whose length-one axes count."""
     if layout in ("vec", "vec_denominator"):
         shape = (y_shape[0] * y_shape[1], x_shape[0] * x_shape[1])
         return shape if layout == "vec" else shape[::-1]
-    ya, xa = axes(y_shape), axes(x_shape)
+    ya, xa = axes(y_shape), axes(x_shape, keep_x)
     if not xa:  # by a scalar: the shape of Y itself (a row stays a row)
         shape = (y_shape[0], y_shape[1])
         return shape if layout in ("numerator", "differential") else (shape[1], shape[0])
@@ -280,7 +283,8 @@ def _differential(node, env):
 
 def _diff_of(node, env):
     decls = env.decls
-    shape = layout_shape(decls[node.name].shape, decls[node.wrt].shape, env.layout)
+    wrt = decls[node.wrt]
+    shape = layout_shape(decls[node.name].shape, wrt.shape, env.layout, wrt.kind == "matrix")
     if shape is None:
         env.fail("E303", detail=f"diff({node.name}, {node.wrt}) has more than two axes, so it "
                  "cannot stand in a matrix formula")
@@ -291,7 +295,7 @@ _RULES = {E.Num: _num, E.Sym: _sym, E.Neg: _neg, E.Transpose: _transpose, E.Bin:
           E.Call: _call, E.Apply: _apply, E.Differential: _differential, E.DiffOf: _diff_of}
 
 
-def arrange(D, layout: str, y_shape, x_shape):
+def arrange(D, layout: str, y_shape, x_shape, keep_x: bool = False):
     """Lay out a derivative array D[i, j, k, l] = dY[i, j] / dX[k, l] (a NumPy array).
 
     numerator: axes of Y, then axes of X reversed, length-one axes of the declared shapes
@@ -303,10 +307,10 @@ def arrange(D, layout: str, y_shape, x_shape):
     if layout in ("vec", "vec_denominator"):
         jac = D.transpose(1, 0, 3, 2).reshape(yr * yc, xr * xc)
         return jac if layout == "vec" else jac.T
-    if x_shape[0] == ONE and x_shape[1] == ONE:  # by a scalar: the shape of Y
+    if x_shape[0] == ONE and x_shape[1] == ONE and not keep_x:  # by a scalar: Y's shape
         M = D[:, :, 0, 0]
         return M if layout == "numerator" else M.T
-    unit = [s == ONE for s in (*y_shape, *x_shape)]
+    unit = [s == ONE for s in y_shape] + [s == ONE and not keep_x for s in x_shape]
     flags = [unit[0], unit[1], unit[3], unit[2]]
     N = D.transpose(0, 1, 3, 2)
     keep = [i for i, flag in enumerate(flags) if not flag]

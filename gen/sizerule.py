@@ -155,7 +155,8 @@ def degree_bound(prep, forms) -> Bound:
     bound = claim.d if is_scalar(prep.of_shape) else claim.d + 1
     if claim.entrywise:
         bound *= 2
-    return Bound(claim.d, max(bound, 2), claim.covered)
+    numbers = size_number_degrees([prep.of] + [f.tree for f in forms])
+    return Bound(claim.d, max(bound, 2), claim.covered and not numbers)
 
 
 # ---------------------------------------------------------------- assignments
@@ -211,3 +212,60 @@ def numeric_assignment(names: list[str], bound: Bound, earlier: list[dict],
         taken.add(value)
         out[name] = value
     return dict(sorted(out.items()))
+
+
+# ---------------------------------------------------------------- sizes used as numbers
+
+MAX_SIZE_VALUES = 8  # values tried for a size that enters as a number
+
+
+def size_number_degrees(trees) -> dict[str, int]:
+    """How often each size name can enter a claim as a number (tr(eye(n)) = n,
+    ones(n).T*ones(n) = n): the eye and ones calls naming it, times the powers above them.
+    Such a claim is a function of n itself, which the degree bound does not settle."""
+    found: dict[str, int] = {}
+
+    def walk(node, times: int) -> None:
+        if isinstance(node, E.Call) and node.fn in ("eye", "ones"):
+            for arg in node.args:
+                if isinstance(arg, E.Size):
+                    found[arg.name] = found.get(arg.name, 0) + times
+            return
+        k = integer_exponent(node.right) if isinstance(node, E.Bin) and node.op == "**" else None
+        for child in E.children(node):
+            walk(child, times * abs(k) if k and child is node.left else times)
+
+    for tree in trees:
+        walk(tree, 1)
+    return found
+
+
+def number_assignments(names: list[str], bound: Bound, numbers: dict[str, int],
+                       seed: int, avoid: frozenset = frozenset()) -> list[dict]:
+    """Extra numeric assignments for sizes used as numbers: enough distinct values of each
+    (more than the number of times it enters, at least three, at most MAX_SIZE_VALUES),
+    drawn per identity from a range wide enough that a polynomial in n chosen to vanish on
+    the tried values cannot guess them; both parities."""
+    if not numbers:
+        return []
+    rng = random.Random(seed ^ 0x5EED)
+    count = min(max(3, max(numbers.values()) + 2), MAX_SIZE_VALUES)
+    base = min(max(bound.bound, NUMERIC_FLOOR), HEURISTIC_NUMERIC_CAP)
+    pool = [v for v in range(base, base + 4 * count + 2 * len(names)) if v not in avoid]
+    out = []
+    for index in range(count):
+        parity = [v for v in pool if v % 2 == index % 2]
+        values = rng.sample(parity if len(parity) >= len(names) else pool, len(names))
+        out.append(dict(zip(names, values)))
+    return out
+
+
+def equal_assignment(names: list[str], bound: Bound, avoid: frozenset = frozenset()) -> list[dict]:
+    """One numeric assignment with every name equal: a claim true only when two sizes
+    differ (a product that vanishes unless m = n) must fail too."""
+    if len(names) < 2:
+        return []
+    value = min(max(bound.bound, NUMERIC_FLOOR), HEURISTIC_NUMERIC_CAP)
+    while value in avoid:
+        value += 1
+    return [dict.fromkeys(names, value)]

@@ -33,9 +33,19 @@ from .load import Identity
 from .opinion import opinion
 from .schema import TRANSCENDENTAL
 from .shapes import arrange, integer_exponent
-from .sizerule import Bound, degree_bound, exact_assignments, numeric_assignment
+from .sizerule import (
+    Bound,
+    degree_bound,
+    equal_assignment,
+    exact_assignments,
+    number_assignments,
+    numeric_assignment,
+    size_number_degrees,
+)
 
 EXACT_TRIES = 30
+NOT_LINEAR = -1.0  # the error of a differential that has a part without a differential
+UNDEFINED = -2.0  # the error of a form undefined where `of` and its derivative are defined
 NUMERIC_POINTS = 3
 NUMERIC_TOLERANCE = 1e-6
 FORM_KEYS = {"numerator": "derivative.numerator", "denominator": "derivative.denominator",
@@ -150,22 +160,33 @@ def _slope_array(slope: list, xr: int, xc: int) -> np.ndarray:
 
 
 def _exact_at(prep: Prepared, sizes: dict, alg, point: _Point, forms) -> dict:
-    """Errors per form (relative), raising DomainError where anything is undefined."""
+    """(equal, error) per form. DomainError where `of` or its derivative is undefined or
+    not finite (the point is redrawn); a form undefined where they are defined is wrong
+    there (error UNDEFINED): a form may not narrow the domain of the claim."""
     xr, xc = _concrete(prep.wrt.shape, sizes)
     y = Evaluator(alg, point.values, sizes)(prep.of)
     D = derive.jacobian(y, xr, xc)
+    if not derive.finite(D):
+        raise DomainError("the derivative is not finite")
     errors = {}
     for form in forms:
-        if form.name == "differential":
-            errors[form.name] = _exact_differential(prep, sizes, alg, point, form, D)
-            continue
-        expected = arrange(D, form.name, prep.of_shape, prep.wrt.shape)
-        diffs = {name: _wrap(arrange(_slope_array(s, xr, xc), form.name,
-                                     prep.decls[name].shape, prep.wrt.shape))
-                 for name, s in point.slopes.items()}
-        value = _exact_form(alg, form, point.plain, sizes, diffs, expected)
-        errors[form.name] = derive.difference(value, expected)
+        try:
+            errors[form.name] = _exact_one(prep, sizes, alg, point, form, D)
+        except DomainError:
+            errors[form.name] = (False, UNDEFINED)
     return errors
+
+
+def _exact_one(prep: Prepared, sizes: dict, alg, point: _Point, form, D) -> tuple:
+    if form.name == "differential":
+        return _exact_differential(prep, sizes, alg, point, form, D)
+    xr, xc = D.shape[2], D.shape[3]
+    expected = arrange(D, form.name, prep.of_shape, prep.wrt.shape, prep.keep_x)
+    diffs = {name: _wrap(arrange(_slope_array(s, xr, xc), form.name,
+                                 prep.decls[name].shape, prep.wrt.shape, prep.keep_x))
+             for name, s in point.slopes.items()}
+    value = _exact_form(alg, form, point.plain, sizes, diffs, expected)
+    return derive.difference(value, expected)
 
 
 def _wrap(array) -> list | None:
@@ -200,9 +221,9 @@ def _exact_differential(prep, sizes, alg, point, form, D):
         value = Evaluator(alg, point.plain, sizes, {}, dmap)(form.tree)
     constant = derive.to_array(value)
     equal, error = derive.difference(derive.jacobian(value, xr, xc), D)
-    offset, _ = derive.difference(constant, np.zeros(constant.shape, dtype=object)
+    linear, _ = derive.difference(constant, np.zeros(constant.shape, dtype=object)
                                   + derive.mpq(0))
-    return (equal and offset, error)
+    return (equal, error) if linear else (False, NOT_LINEAR)
 
 
 def exact_check(prep: Prepared, forms, sizes: dict, seed: int, points: int = 1,
@@ -225,7 +246,8 @@ def exact_check(prep: Prepared, forms, sizes: dict, seed: int, points: int = 1,
         level = max(level, usable + 1)
         for name, (equal, error) in errors.items():
             old = worst.get(name, (True, 0.0))
-            worst[name] = (old[0] and equal, max(old[1], error))
+            marks = [e for e in (old[1], error) if e < 0]
+            worst[name] = (old[0] and equal, min(marks) if marks else max(old[1], error))
         usable += 1
         if usable == points:
             return worst
@@ -307,11 +329,12 @@ def _numeric_form(prep, sizes, alg, form, values, slopes, D, rng) -> float:
             value = _float_form(alg, form, values, sizes, {}, expected, dmap)
             worst = max(worst, _relative(value, expected))
         return worst
-    expected = arrange(D, form.name, prep.of_shape, prep.wrt.shape)
+    expected = arrange(D, form.name, prep.of_shape, prep.wrt.shape, prep.keep_x)
     diffs = {}
     for name, slope in slopes.items():
         array = slope.transpose(1, 2, 0).reshape(slope.shape[1], slope.shape[2], xr, xc)
-        diffs[name] = arrange(array, form.name, prep.decls[name].shape, prep.wrt.shape)
+        diffs[name] = arrange(array, form.name, prep.decls[name].shape, prep.wrt.shape,
+                              prep.keep_x)
     value = _float_form(alg, form, values, sizes, diffs, expected)
     return _relative(value, expected)
 
@@ -435,12 +458,15 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
     avoid = literal_sizes(prep)
     exact_sizes = exact_assignments(names, bound, avoid)
     numeric_sizes = exact_sizes + [numeric_assignment(names, bound, exact_sizes, seed, avoid)]
+    numbers = size_number_degrees([prep.of] + [f.tree for f in forms])
+    numeric_sizes += number_assignments(names, bound, numbers, seed, avoid)
+    numeric_sizes += equal_assignment(names, bound, avoid)
     costly = too_costly(prep, forms, exact_sizes, numeric_sizes[-1])
     if costly:
         verdict.status = "invalid"
         verdict.failures.append(("E210", CODES["E210"].format(detail=costly), "of"))
         return
-    points = 1 if bound.covered else 2
+    points = 1 if bound.covered else 3
     for index, sizes in enumerate(exact_sizes):
         try:
             exact = exact_check(prep, forms, sizes, seed + index, points, flip=index % 2 == 1)
@@ -448,7 +474,7 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
             _no_point(verdict, sizes, exc)
             return
         _record(verdict, "exact", sizes, points, {k: v[1] for k, v in exact.items()})
-        _judge_exact(forms, verdict, sizes, exact)
+        _judge_exact(forms, verdict, sizes, exact, prep.identity.wrt)
     for index, sizes in enumerate(numeric_sizes):
         try:
             numbers, count = numeric_check(prep, forms, sizes, seed + 100 + index,
@@ -485,11 +511,19 @@ def _finite(error) -> float:
     return error
 
 
-def _judge_exact(forms, verdict: Verdict, sizes: dict, exact: dict) -> None:
+def _judge_exact(forms, verdict: Verdict, sizes: dict, exact: dict, wrt: str) -> None:
     for form in forms:
         equal, error = exact[form.name]
         error = _finite(error)
         record = verdict.forms[form.name]
+        if error == NOT_LINEAR:
+            if record["ok"]:
+                _fail(verdict, form, "E407", d="d" + wrt)
+            continue
+        if error == UNDEFINED:
+            if record["ok"]:
+                _fail(verdict, form, "E408", sizes=_label(sizes))
+            continue
         record["exact_error"] = max(record["exact_error"] or 0.0, error)
         if not equal and record["ok"]:
             _fail(verdict, form, "E402", sizes=_label(sizes), error=error)
@@ -506,7 +540,7 @@ def _judge_numeric(forms, verdict: Verdict, sizes: dict, numbers: dict) -> None:
 def _transcendental(prep: Prepared, forms) -> bool:
     trees = [prep.of] + [form.tree for form in forms]
     return any(
-        isinstance(n, E.Call) and n.fn in TRANSCENDENTAL
+        isinstance(n, E.Apply) or isinstance(n, E.Call) and n.fn in TRANSCENDENTAL
         or isinstance(n, E.Bin) and n.op == "**" and integer_exponent(n.right) is None
         for tree in trees for n in E.walk(tree)
     )

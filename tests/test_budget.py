@@ -46,7 +46,7 @@ def test_many_size_names_are_refused(tmp_path):
 
 def test_a_worker_over_budget_leaves_the_others_alone(tmp_path):
     path = write(tmp_path, dump(TRUE))
-    code, out, err = run_main("verify", str(path), "--json", "--no-cache", "--memory-mb", "60")
+    code, out, err = run_main("verify", str(path), "--json", "--no-cache", "--memory-mb", "1")
     report = json.loads(out)
     (row,) = report["identities"]
     assert row["status"] == "invalid" and row["problems"][0]["code"] == "E211", row
