@@ -256,8 +256,9 @@ class _Code:
         array = self.names(node.name) + "_D"
         if self.layout in ("vec", "vec_denominator"):
             return f"vec_jacobian({array})" + (".T" if self.layout == "vec_denominator" else "")
-        shape = S.layout_shape(prep.decls[node.name].shape, prep.decls[node.wrt].shape,
-                               "numerator")
+        wrt = prep.decls[node.wrt]
+        shape = S.layout_shape(prep.decls[node.name].shape, wrt.shape, "numerator",
+                               wrt.kind == "matrix")
         text = f"numerator({array}, {self.names.dims(shape)})"
         return text + ".T" if self.layout == "denominator" else text
 
@@ -579,10 +580,10 @@ def _expected(prep: Prepared, names: _Names, name: str):
         return (f"np.tensordot(f_D, {names.diff(prep.identity.wrt)}, axes=2)",
                 names.dims(prep.of_shape))
     if name in ("vec", "vec_denominator"):
-        shape = S.layout_shape(prep.of_shape, prep.wrt.shape, name)
+        shape = S.layout_shape(prep.of_shape, prep.wrt.shape, name, prep.keep_x)
         return ("vec_jacobian(f_D)" + (".T" if name == "vec_denominator" else ""),
                 names.dims(shape))
-    shape = S.layout_shape(prep.of_shape, prep.wrt.shape, "numerator")
+    shape = S.layout_shape(prep.of_shape, prep.wrt.shape, "numerator", prep.keep_x)
     if shape is None:
         return None
     code = f"numerator(f_D, {names.dims(shape)})"
