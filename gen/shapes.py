@@ -20,7 +20,7 @@ from .schema import ELEMENTWISE, PROPERTIES, SQUARE_PROPERTIES
 ONE = sympy.Integer(1)
 SIZE_NAME = re.compile(r"[a-z][a-z0-9]*")
 SYMBOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
-MAX_INT_SIZE = 8
+MAX_INT_SIZE = 1024  # a literal size; what it costs to check is the budget's to judge (E210)
 DEPENDENT_PROPERTIES = {"symmetric", "skew-symmetric", "diagonal", "invertible",
                         "positive-definite", "positive", "nonzero"}
 
@@ -42,7 +42,7 @@ class Decl:
 def size(token: str):
     if SIZE_NAME.fullmatch(token):
         return sympy.Symbol(token, positive=True, integer=True)
-    if token.isdigit() and 1 <= int(token) <= MAX_INT_SIZE:
+    if token.isdigit() and len(token) <= 5 and 1 <= int(token) <= MAX_INT_SIZE:
         return sympy.Integer(int(token))
     raise ValueError(f"`{token}` is not a size (a lower-case name or an integer 1..{MAX_INT_SIZE})")
 

@@ -138,7 +138,7 @@ def test_declarations(text, kind, shape, props, of):
 
 
 @pytest.mark.parametrize("text", [
-    "", "tensor n n n", "vector", "matrix n", "vector N", "vector 0", "vector 9", "vector -1",
+    "", "tensor n n n", "vector", "matrix n", "vector N", "vector 0", "vector 1025", "vector -1",
     "matrix m n symmetric", "vector n symmetric", "scalar invertible", "matrix n n shiny",
     "matrix n n symmetric skew-symmetric", "matrix n n positive-definite skew-symmetric",
     "function of t", "function positive", "matrix n n orthogonal of t", "vector n_1",
@@ -208,3 +208,9 @@ def test_inconsistent_shapes(text, code):
     with pytest.raises(CatalogError) as info:
         infer(text)
     assert info.value.code == code
+
+
+def test_numeric_sizes_beyond_eight_are_sizes():
+    """The format allows any positive integer size; what it costs is the budget's call."""
+    assert S.parse_declaration("x", "vector 9").shape == (9, 1)
+    assert S.parse_declaration("X", "matrix 12 3").shape == (12, 3)
