@@ -17,6 +17,7 @@ from .build import build as build_outputs
 from .coverage import coverage, read_gaps, report
 from .errors import safe_text
 from .load import gather, ids_in, load_all
+from .symbolic.command import add_parser as add_derive_parser
 from .show import FORMATS as SHOW_FORMATS
 from .show import run_show
 from .verify import explain, problems_of, verify_all
@@ -84,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "bibtex"), default="json")
     export.add_argument("-o", "--output", type=Path, help="a file (default: standard output)")
     export.set_defaults(run=run_export)
+    add_derive_parser(sub)
     return parser
 
 

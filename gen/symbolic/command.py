@@ -145,4 +145,4 @@ def _print(results, refused, fmt: str, layouts, steps: bool) -> None:
         if fmt == "latex":
             print(result.latex(steps))
         else:
-            print(safe_text(result.text(steps), None))
+            print("\n".join(safe_text(line, None) for line in result.text(steps).split("\n")))
