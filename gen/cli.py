@@ -1,4 +1,4 @@
-"""The `matderiv` command: verify, coverage, build, show, export."""
+"""The `matderiv` command: verify, derive, coverage, build, show, export."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from .build import build as build_outputs
 from .coverage import coverage, read_gaps, report
 from .errors import safe_text
 from .load import gather, ids_in, load_all
-from .symbolic.command import add_parser as add_derive_parser
 from .show import FORMATS as SHOW_FORMATS
 from .show import run_show
+from .symbolic.command import add_parser as add_derive_parser
 from .verify import explain, problems_of, verify_all
 
 PROJECT = Path(__file__).resolve().parent.parent
