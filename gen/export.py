@@ -153,13 +153,30 @@ def source_info(source: dict, references: dict) -> dict:
 
 
 def verification_info(verdict, release: dict) -> dict:
+    exact_sizes, numeric_sizes = checked_sizes(verdict)
     return {
         "status": verdict.status,
+        "guarantee": verdict.guarantee if verdict.status == "verified" else None,
+        "degree": verdict.degree, "bound": verdict.bound, "capped": verdict.capped,
         "messages": [message for _, message, _ in verdict.failures],
-        "sizes": verdict.sizes, "points": verdict.points, "max_error": verdict.max_error,
+        "sizes": exact_sizes, "numeric_sizes": numeric_sizes,
+        "points": verdict.points, "max_error": verdict.max_error,
         "exact": verdict.exact,
         "forms_checked": [name for name in FORM_ORDER if name in verdict.forms],
         "sympy": verdict.sympy or {"agrees": None, "note": "not consulted"},
         "tool_version": __version__, "sympy_version": sympy.__version__,
         "date": release["date"],
     }
+
+
+def checked_sizes(verdict) -> tuple[list[dict], list[dict]]:
+    """The size assignments of the exact check and of the numeric check, each in the
+    order run, read from the verdict's evidence (all of them as exact when it has none)."""
+    if not verdict.evidence:
+        return list(verdict.sizes), []
+    found: dict[str, list[dict]] = {"exact": [], "numeric": []}
+    for step in verdict.evidence:
+        sizes = found.setdefault(step["check"], [])
+        if step["sizes"] not in sizes:
+            sizes.append(step["sizes"])
+    return found["exact"], found["numeric"]

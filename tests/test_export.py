@@ -32,7 +32,7 @@ def _is(value, name: str) -> bool:
 
 def validate(value, schema: dict, root: dict, path: str = "$") -> list[str]:
     """Errors of `value` against `schema` (type, const, enum, pattern, minimum, required,
-    properties, additionalProperties, items, $ref)."""
+    properties, additionalProperties, items, $ref, if/then/else)."""
     if "$ref" in schema:
         name = schema["$ref"].removeprefix("#/$defs/")
         return validate(value, root["$defs"][name], root, path)
@@ -67,6 +67,9 @@ def validate(value, schema: dict, root: dict, path: str = "$") -> list[str]:
     if isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
             errors += validate(item, schema["items"], root, f"{path}[{i}]")
+    if "if" in schema:
+        branch = "then" if not validate(value, schema["if"], root, path) else "else"
+        errors += validate(value, schema.get(branch, {}), root, path)
     return errors
 
 
@@ -79,6 +82,29 @@ def test_validator_catches_problems():
     assert validate(True, {"type": "integer"}, schema)
 
 
+def test_schema_requires_the_guarantee_of_a_verified_record():
+    """A verified record says proved or checked; a refuted one has no guarantee."""
+    from gen.export import verification_info
+    from gen.verify import Verdict
+
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    release = {"version": "1", "date": "2026-01-01", "site_url": "https://x.org/"}
+    ref = {"$ref": "#/$defs/verification"}
+    for guarantee in ("proved", "checked"):
+        record = verification_info(Verdict("a", "verified", guarantee=guarantee, degree=3,
+                                           bound=4), release)
+        assert not validate(record, ref, schema), record
+        assert record["guarantee"] == guarantee and record["bound"] == 4
+    for bad in ("", "maybe"):
+        record = verification_info(Verdict("a", "verified", guarantee=bad), release)
+        assert validate(record, ref, schema), bad
+    refuted = verification_info(Verdict("a", "refuted", failures=[("E402", "no", "x")],
+                                        guarantee="checked"), release)
+    assert refuted["guarantee"] is None and not validate(refuted, ref, schema)
+    refuted["guarantee"] = "proved"
+    assert validate(refuted, ref, schema)
+
+
 def test_build_output_validates_against_schema(tmp_path):
     assert build(tmp_path, only=("catalog.json",)) == 0
     doc = json.loads((tmp_path / "catalog.json").read_text(encoding="utf-8"))
@@ -87,6 +113,14 @@ def test_build_output_validates_against_schema(tmp_path):
     errors = validate(doc, schema, schema)
     assert not errors, errors[:20]
     assert doc["identities"] and all(r["snippet"] for r in doc["identities"])
+    verified = [r["verification"] for r in doc["identities"] if r["status"] == "verified"]
+    assert {v["guarantee"] for v in verified} == {"proved", "checked"}
+    for v in verified:
+        assert v["bound"] >= 2 and v["degree"] >= 0 and isinstance(v["capped"], bool), v
+        assert v["sizes"] and v["numeric_sizes"] and v["points"] > 0, v
+        if v["guarantee"] == "proved":
+            assert not v["capped"] and v["exact"] == "rational arithmetic", v
+            assert any(all(n >= v["bound"] for n in s.values()) for s in v["sizes"]), v
 
 
 def test_schema_page_documents_every_key():

@@ -26,6 +26,7 @@ from markupsafe import Markup
 from gen.cite import bibtex
 from gen.errors import CODES, INVALID_PREFIXES
 from gen.limits import limits_markdown
+from gen.render.verified import facts as verified_facts
 from gen.schema import reference_markdown
 
 REPO = Path(__file__).resolve().parents[2]
@@ -192,6 +193,40 @@ def _sizes_text(sizes: list) -> str:
     return f"at {len(sizes)} assignments (all symbols scalar)" if sizes else "no sizes recorded"
 
 
+# The guarantee badges: the record's value is only ever looked up here, never printed.
+GUARANTEES = {
+    "proved": ("proved", "A polynomial trace identity, equal in exact rational arithmetic at "
+               "sizes at least its degree bound: by Procesi's and Razmyslov's theorem it "
+               "holds at every size"),
+    "checked": ("checked", "Held exactly and numerically at every size and point tried; "
+                "outside the theorem (or above its cap), so not proved for every size"),
+}
+
+
+def _guarantee_view(rec: dict) -> dict | None:
+    """The guarantee badge of a verified identity, linked to its explanation."""
+    ver = rec.get("verification") or {}
+    if rec.get("status") != "verified" or ver.get("guarantee") not in GUARANTEES:
+        return None
+    word, title = GUARANTEES[ver["guarantee"]]
+    return {"word": word, "title": title,
+            "link": Markup(f"verified.md#{word}")}
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def _bound_text(ver: dict) -> str | None:
+    """`degree 3, size bound 4 ...`, or None when no bound was computed."""
+    if not isinstance(ver.get("bound"), int) or not ver["bound"]:
+        return None
+    text = f"degree {ver.get('degree', '?')}, size bound {ver['bound']}"
+    if ver.get("capped"):
+        return text + " (above the cap: the exact check stops short of it, so not proved)"
+    return text + " (every size reaches it in one exact assignment)"
+
+
 def _sympy_text(sympy: dict | None) -> str:
     """What SymPy's own matrix calculus said: its note when it gave one, else a word."""
     sympy = sympy or {}
@@ -210,23 +245,38 @@ _STATUS_ADMONITION = {
 
 
 def _verification_view(rec: dict) -> dict:
-    """The badge and the collapsible report of what the verifier did."""
+    """The badges and the collapsible report of what the verifier did."""
     ver = rec.get("verification") or {}
     status = rec.get("status", ver.get("status", "invalid"))
     kind, title = _STATUS_ADMONITION.get(status, ("bug", f"Status: {status}"))
     err = ver.get("max_error")
-    lines = [
+    guarantee = _guarantee_view(rec)
+    said = None
+    if guarantee:
+        said = Markup(f"**{guarantee['word']}**: {md_text(_lower(guarantee['title']))} "
+                      f"([what this means]({guarantee['link']})).")
+    lines = [("Guarantee", said)]
+    lines += [
         ("Forms checked", ", ".join(ver.get("forms_checked", [])) or "none"),
+        ("Degree bound", _bound_text(ver)),
         ("Exact check", f"{ver.get('exact', 'not run')}, {_sizes_text(ver.get('sizes', []))}"),
-        ("Numeric check", f"{ver.get('points', 0)} random points, largest relative error "
+        ("Numeric check", f"{ver.get('points', 0)} random points"
+                          + (f" {_sizes_text(ver['numeric_sizes'])}"
+                             if ver.get("numeric_sizes") else "")
+                          + ", largest relative error "
                           + (f"{err:.1e}" if isinstance(err, int | float) else "n/a")),
         ("SymPy's own derivative", _sympy_text(ver.get("sympy"))),
         ("Checked by", f"matderiv {ver.get('tool_version', '?')}, SymPy "
                        f"{ver.get('sympy_version', '?')}, on {ver.get('date', '?')}"),
     ]
+    if rec.get("file") and rec.get("id"):
+        command = f"matderiv verify {rec['file']} --id {rec['id']} --explain"
+        lines.append(("See the evidence", md_code(command)))
     lines += [("Message", m) for m in ver.get("messages", [])]
     return {"status": md_text(status), "status_class": slug(status), "kind": kind,
-            "title": title, "lines": [(md_text(k), md_text(v)) for k, v in lines]}
+            "title": title, "guarantee": guarantee,
+            "lines": [(md_text(k), v if isinstance(v, Markup) else md_text(v))
+                      for k, v in lines if v is not None]}
 
 
 def _link(index: dict, target: str, context: str) -> Markup:
@@ -415,6 +465,7 @@ def _nav(doc: dict) -> list:
     return [
         {"Home": "index.md"},
         {"Conventions": "conventions.md"},
+        {"What verified means": "verified.md"},
         {"Identities": [{c["title"]: f"{c['slug']}.md"} for c in doc["categories"]]},
         {"Topics": "topics.md"},
         {"Sources and coverage": "sources.md"},
@@ -440,12 +491,22 @@ def generate_sources(doc: dict) -> SiteSources:
         refs=refs, unsourced=unsourced, gaps=_gaps(doc, index), doc=doc)
     pages["format-reference.md"] = format_reference()
     pages["limits.md"] = limits_markdown()
+    pages["verified.md"] = verified_page(env, math)
     errata = [_erratum_view(r, index) for r in doc["identities"] if r.get("erratum")]
     pages["errata.md"] = env.get_template("errata.md.j2").render(errata=errata, doc=doc)
     overrides = {name: extract_math((HANDWRITTEN / name).read_text(encoding="utf-8"),
                                     math, f"page site/{name}")
                  for name in HANDWRITTEN_PAGES}
     return SiteSources(pages=pages, overrides=overrides, nav=_nav(doc), math=math)
+
+
+def verified_page(env: Environment, math: MathTable) -> str:
+    """The page "What verified means", written from the verifier's constants
+    (gen/render/verified.py) so that it cannot drift from what `verify` does."""
+    env = env.overlay()
+    env.filters["code"] = md_code
+    text = env.get_template("verified.md.j2").render(f=verified_facts())
+    return extract_math(text, math, "page verified.md")
 
 
 def _error_status(code: str) -> str:

@@ -36,6 +36,20 @@ def sample_doc(sample_doc_session) -> dict:
     return copy.deepcopy(sample_doc_session)
 
 
+@pytest.fixture
+def make_verification():
+    """A verification record made the way the build makes it: a gen.verify.Verdict
+    through gen.export.verification_info, never a dictionary written by hand."""
+    from gen.export import verification_info
+    from gen.verify import Verdict
+
+    def make(doc: dict, identity_id: str, status: str = "verified", **verdict) -> dict:
+        release = {"version": doc["version"], "date": doc["date"], "site_url": doc["site_url"]}
+        return verification_info(Verdict(identity_id, status, **verdict), release)
+
+    return make
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory, sample_doc_session) -> Path:
     """The fixture catalog built once per worker; the build time is recorded on it."""

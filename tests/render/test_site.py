@@ -124,7 +124,8 @@ def test_card_shows_symbols_sources_badge_and_see_also(built_site):
     assert "X is an n × n matrix, invertible" in card
     assert "Matrix Cookbook, eq&#46; 57" in card and 'href="../sources/#ref-cookbook"' in card
     assert "md-badge--verified" in card and "Verified: what was checked" in card
-    assert "6 random points, largest relative error 3&#46;1e&#45;12" in card
+    assert ("6 random points at sizes n &#61; 2; n &#61; 3; n &#61; 8, largest relative error "
+            "3&#46;1e&#45;12") in card
     assert "SymPy 1&#46;14&#46;0, on 2026&#45;11&#45;22" in card
     assert 'href="./#det"' in card
     assert '<a href="./#det"><code>det</code></a>' in card  # an id in the notes links
