@@ -17,7 +17,7 @@ import gmpy2
 import numpy as np
 from gmpy2 import mpfr, mpq
 
-from .evaluate import DomainError
+from .evaluate import DomainError, KinkError
 
 PRECISION = 256
 gmpy2.get_context().precision = PRECISION
@@ -123,8 +123,31 @@ def _sqrt(a):
 
 def _abs(a):
     if _is_zero(a.v):
-        raise DomainError("abs is not differentiable at zero")
+        raise KinkError("abs is not differentiable at zero")
     return chain(a, abs(a.v), 1 if a.v > 0 else -1)
+
+
+def _kink(a, name):
+    if _is_zero(a.v):
+        raise KinkError(f"{name} is not differentiable at zero")
+    return a.v > 0
+
+
+def _relu(a):
+    return a if _kink(a, "relu") else Dual(0 * a.v)
+
+
+def _sign(a):
+    return Dual(mpq(1) if _kink(a, "sign") else mpq(-1))
+
+
+def _step(a):
+    return Dual(mpq(1) if _kink(a, "step") else mpq(0))
+
+
+def _erf(a):
+    x = _real(a.v)
+    return chain(a, gmpy2.erf(x), 2 / gmpy2.sqrt(gmpy2.const_pi()) * gmpy2.exp(-x * x))
 
 
 def _sin(a):
@@ -146,7 +169,25 @@ def _sigmoid(a):
 
 
 SCALAR_FUNCTIONS = {"log": _log, "exp": _exp, "sqrt": _sqrt, "abs": _abs, "sin": _sin,
-                    "cos": _cos, "tanh": _tanh, "sigmoid": _sigmoid}
+                    "cos": _cos, "tanh": _tanh, "sigmoid": _sigmoid, "relu": _relu,
+                    "sign": _sign, "step": _step, "erf": _erf}
+
+
+def _total(xs):
+    total = xs[0]
+    for x in xs[1:]:
+        total = add(total, x)
+    return total
+
+
+def _softmax_list(xs):
+    exps = [_exp(x) for x in xs]
+    total = _total(exps)
+    return [div(e, total) for e in exps]
+
+
+def _logsumexp_list(xs):
+    return _log(_total([_exp(x) for x in xs]))
 
 
 def const(v) -> Dual:
@@ -171,6 +212,21 @@ def shape(m):
 
 def transpose(m):
     return [list(col) for col in zip(*m)]
+
+
+def broadcast(a, b):
+    """Two matrices brought to one shape (format 1.1: scalar, row and column broadcasting;
+    the shapes were checked when the expression was read)."""
+    (ar, ac), (br, bc) = shape(a), shape(b)
+    rows, cols = max(ar, br), max(ac, bc)
+
+    def grow(m, r, c):
+        if (r, c) == (rows, cols):
+            return m
+        return [[m[i if r > 1 else 0][j if c > 1 else 0] for j in range(cols)]
+                for i in range(rows)]
+
+    return grow(a, ar, ac), grow(b, br, bc)
 
 
 def elementwise(f, *ms):
@@ -273,10 +329,15 @@ class ExactAlgebra:
         return transpose(a)
 
     def add(self, a, b):
-        return elementwise(add, a, b)
+        return elementwise(add, *broadcast(a, b))
 
     def sub(self, a, b):
-        return elementwise(lambda x, y: add(x, neg(y)), a, b)
+        return elementwise(lambda x, y: add(x, neg(y)), *broadcast(a, b))
+
+    def constant(self, name):
+        if name == "pi":
+            return [[Dual(gmpy2.const_pi())]]
+        raise ValueError(name)
 
     def mul(self, a, b):
         if shape(a) == (1, 1):
@@ -325,11 +386,27 @@ class ExactAlgebra:
         return inverse(a)
 
     def _softmax(self, a):
-        exps = [_exp(row[0]) for row in a]
-        total = exps[0]
-        for e in exps[1:]:
-            total = add(total, e)
-        return [[div(e, total)] for e in exps]
+        if len(a[0]) == 1:
+            return [[s] for s in _softmax_list([row[0] for row in a])]
+        return [_softmax_list(a[0])]
+
+    def _softmax_rows(self, a):
+        return [_softmax_list(row) for row in a]
+
+    def _log_softmax(self, a):
+        xs = [x for row in a for x in row]
+        lse = _logsumexp_list(xs)
+        return [[add(x, neg(lse)) for x in row] for row in a]
+
+    def _logsumexp(self, a):
+        return [[_logsumexp_list([x for row in a for x in row])]]
+
+    def _sum(self, a):
+        return [[_total([x for row in a for x in row])]]
+
+    def _mean(self, a):
+        count = len(a) * len(a[0])
+        return [[div(_total([x for row in a for x in row]), const(mpq(count)))]]
 
     def _norm(self, a):
         total = const(mpq(0))
@@ -416,10 +493,14 @@ def matrix(rng: random.Random, rows: int, cols: int, props, level=0, flip=False)
         minus = elementwise(lambda x, y: add(x, neg(y)), eye, skew)
         rotation = matmul(minus, inverse(elementwise(add, eye, skew)))
         return matmul(rotation, _householder(rng, rows)) if flip else rotation
+    if "probability" in props:
+        return _probability(rng, rows, cols, level)
     values = [[const(scalar(rng, positive, level)) for _ in range(cols)] for _ in range(rows)]
     for i in range(rows):
         for j in range(cols):
-            if "diagonal" in props and i != j or "skew-symmetric" in props and i == j:
+            if "lower-triangular" in props and i < j:
+                values[i][j] = const(mpq(0))
+            elif "diagonal" in props and i != j or "skew-symmetric" in props and i == j:
                 values[i][j] = const(mpq(0))
             elif i > j and "symmetric" in props:
                 values[i][j] = values[j][i]
@@ -428,6 +509,21 @@ def matrix(rng: random.Random, rows: int, cols: int, props, level=0, flip=False)
     if "invertible" in props and _is_zero(det(values).v):
         return matrix(rng, rows, cols, props, level, flip)
     return values
+
+
+def _probability(rng: random.Random, rows: int, cols: int, level: int) -> list:
+    """Positive rationals normalised: a column vector sums to 1, a matrix row by row
+    (inside the simplex: every entry positive)."""
+    values = [[scalar(rng, True, min(level + 1, len(LEVELS) - 1)) for _ in range(cols)]
+              for _ in range(rows)]
+    if cols == 1:
+        total = sum(row[0] for row in values)
+        return [[const(row[0] / total)] for row in values]
+    out = []
+    for row in values:
+        total = sum(row)
+        out.append([const(x / total) for x in row])
+    return out
 
 
 def _householder(rng: random.Random, n: int) -> list:

@@ -74,6 +74,7 @@ CODES: dict[str, str] = {
     "E206": "{where}: bad number: {detail}",
     "E207": "{where}: `{name}` takes {expected}",
     "E208": "{where}: {detail}",
+    "E209": "{where}: the size `{name}` may stand for a number, but not in an exponent",
     "E210": "too costly to check: {detail}",
     "E211": "the check exceeded its budget: {detail}",
     # E3xx: shapes

@@ -6,12 +6,19 @@ same small set of operations, so both read a formula the same way.
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from . import expr as E
 from .shapes import integer_exponent
 
 
 class DomainError(Exception):
     """The expression is undefined at this point (log of a negative, singular inverse...)."""
+
+
+class KinkError(DomainError):
+    """An argument of relu, sign, step or abs is at (or, numerically, too near) 0, where the
+    function is not differentiable: the point is redrawn, never counted."""
 
 
 class Evaluator:
@@ -27,6 +34,13 @@ class Evaluator:
 
     def _Num(self, node):
         return self.alg.const(node.value)
+
+    def _Size(self, node):
+        """A size name standing for its value (format 1.1)."""
+        return self.alg.const(Fraction(self.sizes[node.name]))
+
+    def _Const(self, node):
+        return self.alg.constant(node.name)
 
     def _Sym(self, node):
         return self.values[node.name]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import CatalogError
-from .schema import FUNCTIONS
+from .schema import CONSTANTS, FUNCTIONS
 
 MAX_LENGTH = 10_000  # characters
 MAX_PARENTHESES = 100  # nesting of parentheses (Python's parser stops at 200)
@@ -44,7 +44,14 @@ class Differential:
 
 @dataclass(frozen=True)
 class Size:
-    """A size name, only as an argument of eye, ones, zeros."""
+    """A size name: an argument of eye, ones, zeros, or (format 1.1) its value as a scalar."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Const:
+    """A named constant (format 1.1): `pi`."""
 
     name: str
 
@@ -192,7 +199,9 @@ class _Converter:
         if name in ctx.functions:
             self.fail("E208", detail=f"the function `{name}` must be applied, as `{name}(...)`")
         if name in ctx.sizes:
-            self.fail("E208", detail=f"the size `{name}` may appear only inside eye, ones, zeros")
+            return Size(name)
+        if name in CONSTANTS:
+            return Const(name)
         if name in FUNCTIONS:
             self.fail("E208", detail=f"the function `{name}` must be called")
         close = difflib.get_close_matches(name, sorted(ctx.symbols | ctx.functions), n=1)
@@ -216,6 +225,9 @@ class _Converter:
         node = Bin(op, left, right)
         if op == "**":
             _check_exponent(node, self)
+            sizes = sorted({n.name for n in walk(right) if isinstance(n, Size)})
+            if sizes:
+                self.fail("E209", name=sizes[0])
         return node
 
     def _Attribute(self, node, depth):
@@ -376,7 +388,7 @@ def _text(node, outer: int) -> str:
     if isinstance(node, Num):
         v = node.value
         return str(v.numerator) if v.denominator == 1 else str(float(v))
-    if isinstance(node, Sym | Size):
+    if isinstance(node, Sym | Size | Const):
         return node.name
     if isinstance(node, Differential):
         return "d" + node.name

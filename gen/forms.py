@@ -15,7 +15,7 @@ from . import expr as E
 from . import shapes as S
 from .errors import CODES, CatalogError, Problem, problem
 from .load import Identity
-from .schema import ELEMENTWISE, FUNCTIONS, TENSOR_CATEGORIES
+from .schema import ELEMENTWISE, FUNCTIONS, FUNCTIONS_1_1, TENSOR_CATEGORIES
 from .shapes import integer_exponent
 
 LAYOUTS = ("numerator", "denominator", "vec", "vec_denominator", "differential")
@@ -99,7 +99,7 @@ def _declarations(prep: Prepared) -> None:
             _add(prep, "E121", key, name=name[:40], detail="use letters and digits, starting "
                  "with a letter, at most 24 characters")
             continue
-        if name in FUNCTIONS or name == "T":
+        if name in FUNCTIONS and name not in FUNCTIONS_1_1 or name == "T":
             _add(prep, "E121", key, name=name, detail="it is the name of a function")
             continue
         try:
@@ -301,7 +301,7 @@ class _Flipper:
         return E.Transpose(node) if t else node
 
     def push(self, node, t: bool):
-        if isinstance(node, E.Num):
+        if isinstance(node, E.Num | E.Size | E.Const):
             return node
         if isinstance(node, E.Sym | E.Differential):
             decl = self.prep.decls[node.name]
@@ -339,7 +339,7 @@ class _Flipper:
 
     def _call(self, node, t):
         fn, args = node.fn, node.args
-        if fn in ("tr", "det", "norm"):
+        if fn in ("tr", "det", "norm", "sum", "mean", "logsumexp"):
             return E.Call(fn, tuple(self.push(a, False) for a in args))
         if fn in ("inv", "kron", "hadamard") or fn in ELEMENTWISE:
             return E.Call(fn, tuple(self.push(a, t) for a in args))

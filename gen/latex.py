@@ -1,7 +1,10 @@
 """The LaTeX printer: expression trees -> TeX math in the Matrix Cookbook's notation.
 
 Bold lower case for vectors, bold upper case for matrices, italic scalars, ^\\top for the
-transpose, \\otimes and \\circ for the Kronecker and Hadamard products. Only math-mode
+transpose, \\otimes and \\circ for the Kronecker and Hadamard products. Format 1.1:
+\\operatorname{ReLU}, H for the Heaviside step, \\operatorname{softmax}_{\\text{rows}} for the
+row-wise softmax, \\pi; broadcasting is written as the plain sum (`X W + 1 b^T` is spelled
+`X W + b^T`, as in the papers). Only math-mode
 commands from a fixed list are emitted; a symbol name is letters and digits by the schema,
 so no catalog text can inject TeX here.
 """
@@ -19,7 +22,15 @@ ALIASES = {"lam": "lambda", "lamda": "lambda", "eps": "epsilon"}
 FUNCTION_NAMES = {"log": r"\log", "exp": r"\exp", "sin": r"\sin", "cos": r"\cos",
                   "tanh": r"\tanh", "sigmoid": r"\sigma", "softmax": r"\operatorname{softmax}",
                   "diag": r"\operatorname{diag}", "vec": r"\operatorname{vec}",
-                  "tr": r"\operatorname{tr}", "det": r"\det"}
+                  "tr": r"\operatorname{tr}", "det": r"\det",
+                  # format 1.1
+                  "relu": r"\operatorname{ReLU}", "sign": r"\operatorname{sign}",
+                  "step": r"\operatorname{H}", "erf": r"\operatorname{erf}",
+                  "softmax_rows": r"\operatorname{softmax}_{\text{rows}}",
+                  "log_softmax": r"\log\operatorname{softmax}",
+                  "logsumexp": r"\operatorname{logsumexp}",
+                  "sum": r"\operatorname{sum}", "mean": r"\operatorname{mean}"}
+CONSTANT_NAMES = {"pi": r"\pi"}
 # precedence: sum, Kronecker/Hadamard, product, unary minus, power/postfix, atom
 SUM, OTIMES, PRODUCT, NEG, POSTFIX, ATOM = 1, 1.5, 2, 3, 4, 5
 
@@ -68,6 +79,9 @@ class Printer:
 
     def _Size(self, node):
         return node.name, ATOM
+
+    def _Const(self, node):
+        return CONSTANT_NAMES[node.name], ATOM
 
     def _Differential(self, node):
         return r"\mathrm{d}" + self.sym(node.name), ATOM

@@ -262,17 +262,19 @@ def read_yaml(path: Path) -> tuple[object, list[Problem]]:
         return None, [problem("E100", name, 1, detail=str(exc).splitlines()[0][:200])]
 
 
-def load_file(path: Path) -> tuple[list[Identity], list[Problem]]:
-    """Identities of one file, plus the problems that belong to no identity."""
+def load_file(path: Path, several_wrt: bool = False) -> tuple[list[Identity], list[Problem]]:
+    """Identities of one file, plus the problems that belong to no identity.
+    `several_wrt` (a `derive` input, format 1.1): `wrt` may be a list of names, read as
+    one text with the names joined by commas."""
     try:
-        return _load_file(path)
+        return _load_file(path, several_wrt)
     except (RecursionError, MemoryError) as exc:  # the limits above should prevent these
         return [], [problem("E115", str(path), 1, detail=type(exc).__name__)]
     except Exception as exc:  # noqa: BLE001 - untrusted input: a problem, never a traceback
         return [], [problem("E114", str(path), 1, detail=f"unexpected {type(exc).__name__}")]
 
 
-def _load_file(path: Path) -> tuple[list[Identity], list[Problem]]:
+def _load_file(path: Path, several_wrt: bool = False) -> tuple[list[Identity], list[Problem]]:
     data, problems = read_yaml(path)
     name = str(path)
     if problems:
@@ -282,19 +284,25 @@ def _load_file(path: Path) -> tuple[list[Identity], list[Problem]]:
     ):
         return [], [problem("E101", name, getattr(data, "line", 1))]
     items = data["identities"]
-    identities = [_identity(item, name, line) for item, line in zip(items, items.item_lines)]
+    identities = [_identity(item, name, line, several_wrt)
+                  for item, line in zip(items, items.item_lines)]
     return identities, []
 
 
-def _identity(item, file: str, line: int) -> Identity:
+def _identity(item, file: str, line: int, several_wrt: bool = False) -> Identity:
     if not isinstance(item, dict):
         ident = _empty(file, line)
         ident.problems.append(problem("E102", file, line, kind=type(item).__name__))
         return ident
     checker = _Checker(item, file)
+    wrt = item.get("wrt")
+    if several_wrt and isinstance(wrt, list) and wrt:
+        wrt = ",".join(checker.text_list("wrt"))
+    else:
+        wrt = checker.text("wrt")
     ident = Identity(
         id=checker.text("id"), title=checker.text("title"),
-        symbols=checker.symbols(), of=checker.expr("of"), wrt=checker.text("wrt"),
+        symbols=checker.symbols(), of=checker.expr("of"), wrt=wrt,
         derivative=checker.derivative(), differential=checker.expr("differential"),
         tags=checker.text_list("tags"), sources=checker.sources(),
         notes=checker.text("notes"), see_also=checker.text_list("see_also"),

@@ -7,9 +7,11 @@ shared but the tree walker.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .evaluate import DomainError
+from .evaluate import DomainError, KinkError
 from .schema import ELEMENTWISE
 
 STEP_COMPLEX = 1e-30
@@ -20,13 +22,63 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+KINK_MARGIN = 1e-6  # an argument of relu, sign, step, abs this near 0 (relative) is redrawn
+
+
+def _away_from_kink(x, name):
+    """Refuse a point where an argument of a non-smooth function is within KINK_MARGIN of 0,
+    relative to the scale of the argument's entries (at least 1)."""
+    real = np.real(x)
+    scale = max(1.0, float(np.max(np.abs(real), initial=0.0)))
+    if np.any(np.abs(real) <= KINK_MARGIN * scale):
+        raise KinkError(f"an argument of {name} is too near 0")
+    return real
+
+
 def _abs(x):
     """|x| that carries a complex step: x·sign(Re x) is analytic away from 0."""
-    return x * np.sign(x.real) if np.iscomplexobj(x) else np.abs(x)
+    real = _away_from_kink(x, "abs")
+    return x * np.sign(real) if np.iscomplexobj(x) else np.abs(x)
+
+
+def _relu(x):
+    return x * (_away_from_kink(x, "relu") > 0)
+
+
+def _sign(x):
+    return np.sign(_away_from_kink(x, "sign")).astype(float)
+
+
+def _step(x):
+    return (_away_from_kink(x, "step") > 0).astype(float)
+
+
+_ERF = np.vectorize(math.erf, otypes=[float])
+
+
+def _erf(x):
+    """erf carrying a complex step: erf(Re z) + i Im z · 2/√π · exp(−(Re z)²), exact to first
+    order in Im z, which is all the complex step reads."""
+    real = np.real(x)
+    value = _ERF(real)
+    if not np.iscomplexobj(x):
+        return value
+    return value + 1j * np.imag(x) * 2 / math.sqrt(math.pi) * np.exp(-real * real)
+
+
+def _softmax_vector(a):
+    e = np.exp(a - a.real.max())
+    return e / e.sum()
+
+
+def _logsumexp(a):
+    top = a.real.max()
+    return np.log(np.sum(np.exp(a - top))) + top
 
 
 NP_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": _abs, "sin": np.sin,
-                "cos": np.cos, "tanh": np.tanh, "sigmoid": _sigmoid}
+                "cos": np.cos, "tanh": np.tanh, "sigmoid": _sigmoid, "relu": _relu,
+                "sign": _sign, "step": _step, "erf": _erf}
 
 
 class NumpyAlgebra:
@@ -58,6 +110,11 @@ class NumpyAlgebra:
     def div(self, a, b):
         return a / b[0, 0]
 
+    def constant(self, name):
+        if name == "pi":
+            return np.array([[np.pi]])
+        raise ValueError(name)
+
     def power(self, a, p, k):
         if a.shape == (1, 1):
             return a ** (k if k is not None else p[0, 0])
@@ -82,8 +139,18 @@ class NumpyAlgebra:
         if fn == "inv":
             return np.linalg.inv(a)
         if fn == "softmax":
-            e = np.exp(a - a.real.max())
-            return e / e.sum()
+            return _softmax_vector(a)
+        if fn == "softmax_rows":
+            e = np.exp(a - a.real.max(axis=1, keepdims=True))
+            return e / e.sum(axis=1, keepdims=True)
+        if fn == "log_softmax":
+            return a - _logsumexp(a)
+        if fn == "logsumexp":
+            return np.array([[_logsumexp(a)]])
+        if fn == "sum":
+            return np.array([[np.sum(a)]])
+        if fn == "mean":
+            return np.array([[np.mean(a)]])
         if fn == "norm":
             return np.array([[np.sqrt(np.sum(a * a))]])
         if fn == "kron":
@@ -134,7 +201,8 @@ def matrix(rng: np.random.Generator, rows: int, cols: int, props, level=0,
     for _ in range(200):
         m = _draw(rng, rows, cols, props, level, flip)
         singular_by_design = "skew-symmetric" in props and rows % 2 == 1
-        conditioned = props & {"positive-definite", "positive", "diagonal", "orthogonal"}
+        conditioned = props & {"positive-definite", "positive", "diagonal", "orthogonal",
+                               "lower-triangular", "probability"}
         if (rows != cols or rows == 1 or singular_by_design or conditioned
                 or np.linalg.cond(m) <= MAX_COND):
             return m
@@ -142,6 +210,12 @@ def matrix(rng: np.random.Generator, rows: int, cols: int, props, level=0,
 
 
 def _draw(rng, rows, cols, props, level, flip):
+    if "probability" in props:  # inside the simplex: a column, or each row, sums to 1
+        w = rng.uniform(0.05, 1.0, (rows, cols))
+        return w / w.sum() if cols == 1 else w / w.sum(axis=1, keepdims=True)
+    if "lower-triangular" in props:  # unit-scale diagonal: well conditioned
+        m = np.tril(rng.standard_normal((rows, cols)), -1) / max(rows, 1)
+        return m + np.diag(rng.choice([-1.0, 1.0], rows) * rng.uniform(0.5, 2.0, rows))
     if "positive" in props:
         return magnitude(rng, level, (rows, cols))
     m = rng.standard_normal((rows, cols))

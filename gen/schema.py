@@ -62,9 +62,13 @@ PROPERTIES: dict[str, str] = {
     "diagonal": "diagonal",
     "positive": "positive (every entry, for a vector or matrix)",
     "nonzero": "nonzero (every entry, for a vector or matrix)",
+    "probability": "a vector of positive entries summing to 1; for a matrix, every row is "
+    "such a vector (a batch of labels); not for a scalar (format 1.1)",
+    "lower-triangular": "a square matrix with zeros above the diagonal (format 1.1)",
 }
 SQUARE_PROPERTIES = {
     "symmetric", "skew-symmetric", "positive-definite", "invertible", "orthogonal", "diagonal",
+    "lower-triangular",
 }
 FUNCTIONS: dict[str, str] = {
     "tr": "trace of a square matrix",
@@ -78,7 +82,7 @@ FUNCTIONS: dict[str, str] = {
     "cos": "cosine (elementwise)",
     "tanh": "hyperbolic tangent (elementwise)",
     "sigmoid": "logistic function 1/(1+exp(-x)) (elementwise)",
-    "softmax": "softmax of a vector",
+    "softmax": "softmax of a column or row vector (keeps its shape)",
     "norm": "2-norm of a vector, Frobenius norm of a matrix",
     "kron": "Kronecker product",
     "hadamard": "elementwise product",
@@ -87,11 +91,33 @@ FUNCTIONS: dict[str, str] = {
     "eye": "identity matrix eye(n)",
     "ones": "ones(n): vector of ones; ones(m, n): matrix of ones",
     "zeros": "zeros(n): zero vector; zeros(m, n): zero matrix",
+    "sum": "sum of all entries of a vector or matrix (a scalar; of a scalar, itself)",
+    "mean": "sum of all entries divided by their number",
+    "relu": "max(x, 0) (elementwise; not differentiable at 0: checked away from it)",
+    "sign": "sign: 1 where positive, -1 where negative (elementwise; derivative 0 away from 0)",
+    "step": "Heaviside step: 1 where positive, 0 where negative (elementwise)",
+    "erf": "error function (elementwise)",
+    "softmax_rows": "softmax of each row of a matrix (or of a row vector)",
+    "log_softmax": "v - logsumexp(v) for a column or row vector",
+    "logsumexp": "log(sum(exp(A))) for a vector or matrix: a scalar",
     "diff": "diff(U, x): derivative of a dependent symbol in the form's layout; "
     "diff(g)(u): derivative of a generic function",
 }
-ELEMENTWISE = ("log", "exp", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid")
-TRANSCENDENTAL = {"log", "exp", "sqrt", "sin", "cos", "tanh", "sigmoid", "softmax", "norm"}
+ELEMENTWISE = ("log", "exp", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "sign",
+               "step", "erf")
+TRANSCENDENTAL = {"log", "exp", "sqrt", "sin", "cos", "tanh", "sigmoid", "softmax", "norm",
+                  "erf", "softmax_rows", "log_softmax", "logsumexp"}
+# added in format 1.1: a version-1 file may still declare a symbol of one of these names
+FUNCTIONS_1_1 = frozenset({"sum", "mean", "relu", "sign", "step", "erf", "softmax_rows",
+                           "log_softmax", "logsumexp"})
+KINKED = ("relu", "sign", "step", "abs")  # not differentiable where an argument is 0
+CONSTANTS: dict[str, str] = {"pi": "the constant π (format 1.1)"}
+SIZE_NUMBERS = ("a size name (any lower-case name used as a size in a declaration) stands "
+                "for its value wherever a scalar may, never in an exponent (format 1.1)")
+BROADCASTING = ("`+` and `-` broadcast (format 1.1): a scalar plus an array is added to every "
+                "entry (`1 - A` is not `eye(n) - A`); a row vector 1 × q plus an m × q matrix "
+                "is added to every row; a column m × 1 plus an m × q matrix to every column. "
+                "Every other mismatch, a column plus a row included, is invalid.")
 
 CATEGORIES: tuple[str, ...] = tuple(
     f"{y}-by-{x}" for y in ("scalar", "vector", "matrix") for x in ("scalar", "vector", "matrix")
@@ -118,5 +144,9 @@ def reference_markdown() -> str:
         + "\n\n## Keys of `derivative`\n\n" + _table(DERIVATIVE_KEYS)
         + "\n\n## Keys of a `sources` entry\n\n" + _table(SOURCE_KEYS)
         + "\n\n## Properties\n\n" + props
-        + "\n\n## Functions\n\n" + funcs + "\n"
+        + "\n\n## Functions\n\n" + funcs
+        + "\n\n## Constants and sizes\n\n"
+        + "\n".join(f"- `{c}`: {d}" for c, d in CONSTANTS.items())
+        + "\n- " + SIZE_NUMBERS
+        + "\n\n## Broadcasting\n\n" + BROADCASTING + "\n"
     )

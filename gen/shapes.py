@@ -21,6 +21,7 @@ ONE = sympy.Integer(1)
 SIZE_NAME = re.compile(r"[a-z][a-z0-9]*")
 SYMBOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 MAX_INT_SIZE = 1024  # a literal size; what it costs to check is the budget's to judge (E210)
+VECTOR_PROPERTIES = {"probability"}  # not on a scalar
 DEPENDENT_PROPERTIES = {"symmetric", "skew-symmetric", "diagonal", "invertible",
                         "positive-definite", "positive", "nonzero"}
 
@@ -73,6 +74,9 @@ def parse_declaration(name: str, text: str) -> Decl:
 def _check_properties(kind, shape, props, depends_on):
     if kind == "function" and (props or depends_on):
         raise ValueError("a generic function takes no properties and no `of`")
+    if props & VECTOR_PROPERTIES and kind not in ("vector", "matrix"):
+        raise ValueError("`probability` needs a vector or a matrix (a row per label), not a "
+                         f"{kind}")
     square = props & SQUARE_PROPERTIES
     if square and (kind != "matrix" or shape[0] != shape[1]):
         raise ValueError(f"`{sorted(square)[0]}` needs a square matrix")
@@ -178,12 +182,31 @@ def _transpose(node, env):
     return (c, r)
 
 
+def broadcast(left, right):
+    """The shape of left ± right (format 1.1 broadcasting), or None where they do not fit:
+    equal shapes; a scalar and an array; a row 1 × q and an m × q matrix; a column m × 1
+    and an m × q matrix. A column plus a row stays a mismatch."""
+    if left == right:
+        return left
+    if is_scalar(left):
+        return right
+    if is_scalar(right):
+        return left
+    for small, big in ((left, right), (right, left)):
+        if small[0] == ONE and small[1] == big[1] and big[0] != ONE:
+            return big
+        if small[1] == ONE and small[0] == big[0] and big[1] != ONE:
+            return big
+    return None
+
+
 def _bin(node, env):
     left, right = infer(node.left, env), infer(node.right, env)
     if node.op in "+-":
-        if left != right:
+        shape = broadcast(left, right)
+        if shape is None:
             env.fail("E301", left=show(left), right=show(right))
-        return left
+        return shape
     if node.op == "*":
         if is_scalar(left):
             return right
@@ -234,9 +257,27 @@ def _size_value(node):
 
 
 def _softmax(fn, shapes, env):
-    if shapes[0][1] != ONE or shapes[0][0] == ONE:
-        env.fail("E302", name=fn, expected="a column vector", got=show(shapes[0]))
+    r, c = shapes[0]
+    if (r == ONE) == (c == ONE):
+        env.fail("E302", name=fn, expected="a column or a row vector", got=show(shapes[0]))
     return shapes[0]
+
+
+def _softmax_rows(fn, shapes, env):
+    r, c = shapes[0]
+    if c == ONE:
+        env.fail("E302", name=fn, expected="a matrix or a row vector", got=show(shapes[0]))
+    return shapes[0]
+
+
+def _to_scalar(fn, shapes, env):
+    return (ONE, ONE)
+
+
+def _logsumexp(fn, shapes, env):
+    if is_scalar(shapes[0]):
+        env.fail("E302", name=fn, expected="a vector or a matrix", got=show(shapes[0]))
+    return (ONE, ONE)
 
 
 def _norm(fn, shapes, env):
@@ -269,8 +310,9 @@ def _vec(fn, shapes, env):
     return (r * c, ONE)
 
 
-_CALLS = {"softmax": _softmax, "norm": _norm, "kron": _kron, "hadamard": _hadamard,
-          "diag": _diag, "vec": _vec}
+_CALLS = {"softmax": _softmax, "log_softmax": _softmax, "softmax_rows": _softmax_rows,
+          "sum": _to_scalar, "mean": _to_scalar, "logsumexp": _logsumexp, "norm": _norm,
+          "kron": _kron, "hadamard": _hadamard, "diag": _diag, "vec": _vec}
 
 
 def _apply(node, env):
@@ -291,8 +333,9 @@ def _diff_of(node, env):
     return shape
 
 
-_RULES = {E.Num: _num, E.Sym: _sym, E.Neg: _neg, E.Transpose: _transpose, E.Bin: _bin,
-          E.Call: _call, E.Apply: _apply, E.Differential: _differential, E.DiffOf: _diff_of}
+_RULES = {E.Num: _num, E.Size: _num, E.Const: _num, E.Sym: _sym, E.Neg: _neg,
+          E.Transpose: _transpose, E.Bin: _bin, E.Call: _call, E.Apply: _apply,
+          E.Differential: _differential, E.DiffOf: _diff_of}
 
 
 def arrange(D, layout: str, y_shape, x_shape, keep_x: bool = False):

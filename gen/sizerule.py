@@ -66,7 +66,7 @@ class _Counter:
         self.scalar = scalar
 
     def __call__(self, node) -> Degree:
-        if isinstance(node, E.Num | E.Size):
+        if isinstance(node, E.Num | E.Size | E.Const):
             return ZERO
         if isinstance(node, E.Sym | E.Differential):
             decl = self.decls[node.name]
@@ -108,6 +108,8 @@ class _Counter:
             total = total + self(arg)
         if fn == "tr":
             return total
+        if fn in ("sum", "mean"):  # sum(A) = ones.T*A*ones: a trace polynomial
+            return total if all(self.scalar(a) for a in node.args) else total + Degree(2)
         if fn in OUTSIDE:
             return total.outside(fn in ENTRYWISE)
         # every other function is elementwise (log, exp, ...): outside, entrywise on arrays
@@ -155,8 +157,20 @@ def degree_bound(prep, forms) -> Bound:
     bound = claim.d if is_scalar(prep.of_shape) else claim.d + 1
     if claim.entrywise:
         bound *= 2
-    numbers = size_number_degrees([prep.of] + [f.tree for f in forms])
+    numbers = size_number_degrees([prep.of] + [f.tree for f in forms], shape_function(prep))
     return Bound(claim.d, max(bound, 2), claim.covered and not numbers)
+
+
+def shape_function(prep):
+    """node -> shape in the identity (for mean's argument, in `of` or any form)."""
+    from .shapes import ShapeEnv, infer
+
+    env = ShapeEnv(prep.decls, prep.identity.wrt, None)
+
+    def shape_of(node):
+        return infer(node, env)
+
+    return shape_of
 
 
 # ---------------------------------------------------------------- assignments
@@ -219,18 +233,34 @@ def numeric_assignment(names: list[str], bound: Bound, earlier: list[dict],
 MAX_SIZE_VALUES = 8  # values tried for a size that enters as a number
 
 
-def size_number_degrees(trees) -> dict[str, int]:
+def size_number_degrees(trees, shape_of=None) -> dict[str, int]:
     """How often each size name can enter a claim as a number (tr(eye(n)) = n,
-    ones(n).T*ones(n) = n): the eye and ones calls naming it, times the powers above them.
-    Such a claim is a function of n itself, which the degree bound does not settle."""
+    ones(n).T*ones(n) = n, and in format 1.1 a size name standing for its value, `sum(X)/m`,
+    and `mean(X)`, which divides by the sizes of X): the uses naming it, times the powers
+    above them. Such a claim is a function of n itself, which the degree bound does not
+    settle. `shape_of(node)` gives the shape of mean's argument (its sizes are counted)."""
     found: dict[str, int] = {}
+
+    def count(name, times):
+        found[name] = found.get(name, 0) + times
 
     def walk(node, times: int) -> None:
         if isinstance(node, E.Call) and node.fn in ("eye", "ones"):
             for arg in node.args:
                 if isinstance(arg, E.Size):
-                    found[arg.name] = found.get(arg.name, 0) + times
+                    count(arg.name, times)
             return
+        if isinstance(node, E.Size):
+            count(node.name, times)
+            return
+        if isinstance(node, E.Call) and node.fn == "mean" and shape_of is not None:
+            try:
+                shape = shape_of(node.args[0])
+            except Exception:  # noqa: BLE001 - a form whose shapes do not fit counts nothing
+                shape = ()
+            for dim in shape:
+                for s in getattr(dim, "free_symbols", ()):
+                    count(str(s), times)
         k = integer_exponent(node.right) if isinstance(node, E.Bin) and node.op == "**" else None
         for child in E.children(node):
             walk(child, times * abs(k) if k and child is node.left else times)
@@ -238,6 +268,30 @@ def size_number_degrees(trees) -> dict[str, int]:
     for tree in trees:
         walk(tree, 1)
     return found
+
+
+def exact_number_assignments(names: list[str], earlier: list[dict], numbers: dict[str, int],
+                             avoid: frozenset = frozenset()) -> list[dict]:
+    """Extra exact assignments where a size enters as a number (format 1.1): the last
+    earlier assignment (every size at least the bound) with each size so used moved to a
+    new value, twice, so each takes three or more values at least the bound in the exact
+    check; the other sizes keep theirs, and the names of one assignment stay distinct."""
+    if not numbers or not names or not earlier:
+        return []
+    base = earlier[-1]
+    seen = {name: {a[name] for a in earlier} for name in names}
+    out = []
+    for _ in range(2):
+        row = dict(base)
+        for name in sorted(n for n in numbers if n in row):
+            others = {v for k, v in row.items() if k != name}
+            value = base[name] + 1
+            while value in avoid or value in others or value in seen[name]:
+                value += 1
+            row[name] = value
+            seen[name].add(value)
+        out.append(row)
+    return out
 
 
 def number_assignments(names: list[str], bound: Bound, numbers: dict[str, int],

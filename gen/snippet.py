@@ -71,9 +71,31 @@ _HELPERS = {
             "diagonal\n    return np.diag(a[:, 0]) if a.shape[1] == 1 else "
             "np.diag(a).reshape(-1, 1)",
     "vec": "def vec(a):  # stack the columns\n    return a.reshape(-1, 1, order=\"F\")",
+    "sum": "def sum(a):  # of all entries\n    return np.array([[np.sum(a)]])",
+    "mean": "def mean(a):  # of all entries\n    return np.array([[np.mean(a)]])",
+    "relu": "def relu(a):\n    return np.maximum(a, 0.0)",
+    "sign": "sign = np.sign",
+    "step": "def step(a):  # Heaviside\n    return (a > 0).astype(float)",
+    "erf": "def erf(a):  # the error function, by its Taylor series (|a| < 5 here)\n"
+           "    total, term = np.zeros(np.shape(a)), a * 1.0\n"
+           "    for k in range(200):\n"
+           "        total = total + term / (2 * k + 1)\n"
+           "        term = -term * a * a / (k + 1)\n"
+           "    return 2 / np.sqrt(np.pi) * total",
+    "softmax_rows": "def softmax_rows(a):  # each row through softmax\n"
+                    "    e = np.exp(a - a.max(axis=1, keepdims=True))\n"
+                    "    return e / e.sum(axis=1, keepdims=True)",
+    "logsumexp": "def logsumexp(a):\n    top = a.max()\n"
+                 "    return np.array([[np.log(np.sum(np.exp(a - top))) + top]])",
+    "log_softmax": "def log_softmax(a):\n    top = a.max()\n"
+                   "    return a - (np.log(np.sum(np.exp(a - top))) + top)",
 }
 
 _DRAW_HELPERS = {
+    "random_probability": "def random_probability(rows, cols):  # inside the simplex\n"
+                          "    W = rng.uniform(0.05, 1.0, (rows, cols))\n"
+                          "    return W / W.sum() if cols == 1 else "
+                          "W / W.sum(axis=1, keepdims=True)",
     "random_spd": "def random_spd(n):  # symmetric positive definite\n"
                   "    M = rng.standard_normal((n, n))\n"
                   "    return M @ M.T / n + 0.5 * np.eye(n)",
@@ -211,6 +233,8 @@ class _Code:
             return (str(v.numerator) if v.denominator == 1 else repr(float(v))), 5
         if isinstance(node, E.Sym | E.Size):
             return self.names(node.name), 5
+        if isinstance(node, E.Const):
+            return {"pi": "np.pi"}[node.name], 5
         if isinstance(node, E.Differential):
             return self.names.diff(node.name), 5
         if isinstance(node, E.DiffOf):
@@ -272,6 +296,13 @@ def _draw(decl, names: _Names, need: set) -> str:
         if "positive" in props:
             return "np.array([[rng.uniform(0.5, 2.0)]])"
         return "np.array([[rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)]])"
+    if "probability" in props:  # positive entries; the column, or each row, sums to 1
+        need.add("random_probability")
+        return f"random_probability{dims}"
+    if "lower-triangular" in props:
+        return f"np.tril(rng.standard_normal({dims}), -1) / {names.dim(rows)} + np.diag(" \
+               f"rng.choice([-1.0, 1.0], {names.dim(rows)}) * rng.uniform(0.5, 2.0, " \
+               f"{names.dim(rows)}))"
     if "positive" in props:
         return f"rng.uniform(0.5, 2.0, {dims})"
     if "nonzero" in props:

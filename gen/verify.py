@@ -27,7 +27,7 @@ from . import __version__, derive, numeric
 from . import expr as E
 from .budget import Budget, run_in_workers, too_costly
 from .errors import CODES, Problem
-from .evaluate import DomainError, Evaluator
+from .evaluate import DomainError, Evaluator, KinkError
 from .forms import Prepared, prepare
 from .load import Identity
 from .opinion import opinion
@@ -38,12 +38,17 @@ from .sizerule import (
     degree_bound,
     equal_assignment,
     exact_assignments,
+    exact_number_assignments,
     number_assignments,
     numeric_assignment,
+    shape_function,
     size_number_degrees,
 )
 
 EXACT_TRIES = 30
+# points restricted to these (format 1.1) may satisfy identities generic matrices do not
+# (triangular matrices: products of commutators vanish; the simplex: 1ᵀy = 1)
+POINT_CONDITIONS = {"lower-triangular", "probability"}
 NOT_LINEAR = -1.0  # the error of a differential that has a part without a differential
 UNDEFINED = -2.0  # the error of a form undefined where `of` and its derivative are defined
 NUMERIC_POINTS = 3
@@ -172,6 +177,8 @@ def _exact_at(prep: Prepared, sizes: dict, alg, point: _Point, forms) -> dict:
     for form in forms:
         try:
             errors[form.name] = _exact_one(prep, sizes, alg, point, form, D)
+        except KinkError:  # a form's relu/sign/step/abs argument is 0 here: redraw
+            raise
         except DomainError:
             errors[form.name] = (False, UNDEFINED)
     return errors
@@ -240,6 +247,9 @@ def exact_check(prep: Prepared, forms, sizes: dict, seed: int, points: int = 1,
         point = _exact_point(prep, sizes, rng, level, flip=flip != (usable % 2 == 1))
         try:
             errors = _exact_at(prep, sizes, alg, point, forms)
+        except KinkError as exc:  # not a matter of magnitude: redraw at the same level
+            last = str(exc)
+            continue
         except DomainError as exc:
             level, last = level + 1, str(exc)
             continue
@@ -373,6 +383,9 @@ def numeric_check(prep: Prepared, forms, sizes: dict, seed: int,
     for _ in range(EXACT_TRIES):
         try:
             errors = _numeric_at(prep, sizes, alg, rng, forms, level, flip != (points % 2 == 1))
+        except KinkError as exc:
+            last = str(exc)
+            continue
         except DomainError as exc:
             level, last = level + 1, str(exc)
             continue
@@ -457,8 +470,9 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
     verdict.degree, verdict.bound, verdict.capped = bound.degree, bound.bound, bound.capped
     avoid = literal_sizes(prep)
     exact_sizes = exact_assignments(names, bound, avoid)
+    numbers = size_number_degrees([prep.of] + [f.tree for f in forms], shape_function(prep))
+    exact_sizes += exact_number_assignments(names, exact_sizes, numbers, avoid)
     numeric_sizes = exact_sizes + [numeric_assignment(names, bound, exact_sizes, seed, avoid)]
-    numbers = size_number_degrees([prep.of] + [f.tree for f in forms])
     numeric_sizes += number_assignments(names, bound, numbers, seed, avoid)
     numeric_sizes += equal_assignment(names, bound, avoid)
     costly = too_costly(prep, forms, exact_sizes, numeric_sizes[-1])
@@ -489,7 +503,9 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
                      if _transcendental(prep, forms) else "rational arithmetic")
     verdict.max_error = max([r["numeric_error"] or 0.0 for r in verdict.forms.values()
                              if r["ok"]] + [0.0])
-    proved = bound.covered and not bound.capped and verdict.exact == "rational arithmetic"
+    structured = any(d.props & POINT_CONDITIONS for d in prep.decls.values())
+    proved = (bound.covered and not bound.capped and verdict.exact == "rational arithmetic"
+              and not structured)
     verdict.guarantee = "proved" if proved else "checked"
 
 
@@ -540,7 +556,7 @@ def _judge_numeric(forms, verdict: Verdict, sizes: dict, numbers: dict) -> None:
 def _transcendental(prep: Prepared, forms) -> bool:
     trees = [prep.of] + [form.tree for form in forms]
     return any(
-        isinstance(n, E.Apply) or isinstance(n, E.Call) and n.fn in TRANSCENDENTAL
+        isinstance(n, E.Apply | E.Const) or isinstance(n, E.Call) and n.fn in TRANSCENDENTAL
         or isinstance(n, E.Bin) and n.op == "**" and integer_exponent(n.right) is None
         for tree in trees for n in E.walk(tree)
     )

@@ -88,8 +88,9 @@ def test_differentials_and_diffs_where_they_belong():
     ("tr(A)(x)", FORM, "E201"),
     ("g", ctx(), "E208"),  # a function must be applied
     ("tr", ctx(), "E208"),
-    ("n", ctx(), "E208"),  # a size outside eye/ones/zeros
-    ("n*x", ctx(), "E208"),
+    ("x.T*x**n", ctx(), "E209"),  # format 1.1: a size is a number, but never an exponent
+    ("x.T*x**(n - 1)", ctx(), "E209"),
+    ("k*x", ctx(), "E202"),  # a name no declaration uses as a size
     ("g(x, y)", ctx(), "E207"),
     ("eye(k)", ctx(), "E207"),  # undeclared size
     ("eye(0)", ctx(), "E207"),

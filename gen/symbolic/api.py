@@ -149,6 +149,7 @@ def derive(of: str, wrt: str, symbols, *, check: bool = True, id: str = "derived
         raise Refused(of, f"the engine could not handle it ({type(exc).__name__}: "
                       f"{exc})") from None
     trees = {k: tidy(v) for k, v in trees.items()}
+    trees = {k: tidy(use_probability(v, prep.decls)) for k, v in trees.items()}
     forms = {k: E.to_text(v) for k, v in trees.items()}
     result = Result(id, title, of, wrt, symbols, category, forms, trees, log, prep.decls)
     result.seconds = time.perf_counter() - started
@@ -171,6 +172,51 @@ def _engine(decls, wrt, tree, of, category, of_shape, log) -> dict:
     log.note("linearise", f"{len(terms)} term{'s' if len(terms) != 1 else ''} linear "
              f"in d{wrt}", None)
     return read_off(ctx, category, of_shape, terms, log)
+
+
+def use_probability(tree, decls: dict):
+    """1ᵀy = 1 where y is declared `probability` (format 1.1), and Y*ones = ones for a
+    matrix of probability rows; nowhere else. y.T*ones(k), ones(k).T*y -> 1 (also at the
+    end of a left-nested product, A*y.T*ones(k) -> A)."""
+
+    def prob(node, transposed):
+        if transposed:
+            node = node.arg if isinstance(node, E.Transpose) else None
+        return isinstance(node, E.Sym) and "probability" in decls[node.name].props and (
+            decls[node.name].kind == "vector")
+
+    def is_ones(node, transposed):
+        if transposed:
+            node = node.arg if isinstance(node, E.Transpose) else None
+        return isinstance(node, E.Call) and node.fn == "ones" and len(node.args) == 1
+
+    def unit(node):
+        return (isinstance(node, E.Bin) and node.op == "*"
+                and (prob(node.left, True) and is_ones(node.right, False)
+                     or is_ones(node.left, True) and prob(node.right, False)))
+
+    def walk(node):
+        if unit(node):
+            return E.Num(1)
+        if isinstance(node, E.Bin) and node.op == "*" and isinstance(node.left, E.Bin) \
+                and node.left.op == "*" and unit(E.Bin("*", node.left.right, node.right)):
+            return walk(node.left.left)
+        if isinstance(node, E.Bin):
+            left, right = walk(node.left), walk(node.right)
+            if node.op == "*" and isinstance(left, E.Num) and left.value == 1:
+                return right
+            if node.op == "*" and isinstance(right, E.Num) and right.value == 1:
+                return left
+            return E.Bin(node.op, left, right)
+        if isinstance(node, E.Neg | E.Transpose):
+            return type(node)(walk(node.arg))
+        if isinstance(node, E.Call):
+            return E.Call(node.fn, tuple(walk(a) for a in node.args))
+        if isinstance(node, E.Apply):
+            return E.Apply(node.fn, walk(node.arg), node.order)
+        return node
+
+    return walk(tree)
 
 
 def _zero(category: str) -> dict:

@@ -2,6 +2,7 @@
 
     matderiv derive FILE [--layout L ...] [--format yaml|text|latex|json] [--steps]
     matderiv derive --of "x.T*A*x" --wrt x --symbols "x: vector n; A: matrix n n"
+    matderiv derive --of "tr(G.T*(X*W + b.T))" --wrt W,b --symbols "..."  (one per variable)
 
 FILE is in the catalog format; each identity needs only id, title, symbols, of, wrt.
 `--format yaml` (the default for FILE) prints the identities with `derivative` and
@@ -37,7 +38,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", type=Path, help="identities in the catalog format "
                    "(id, title, symbols, of, wrt are enough)")
     p.add_argument("--of", help="one expression to differentiate (instead of FILE)")
-    p.add_argument("--wrt", help="the variable, with --of")
+    p.add_argument("--wrt", help="the variable, with --of; several separated by commas "
+                   "(`--wrt W,b`): one identity per variable, its id suffixed -wrt-<name>")
     p.add_argument("--symbols", help='declarations, with --of: "x: vector n; A: matrix n n"')
     p.add_argument("--id", default="derived", help="the id of the one-off identity")
     p.add_argument("--title", help="the title of the one-off identity")
@@ -69,7 +71,7 @@ def _requests(args):
     if not args.file.is_file():
         print(f"matderiv derive: no such file: {safe_text(args.file)}", file=sys.stderr)
         return 2
-    identities, problems = load_file(args.file)
+    identities, problems = load_file(args.file, several_wrt=True)
     out = []
     for ident in identities:
         extra = {k: getattr(ident, k) for k in KEEP if getattr(ident, k)}
@@ -79,11 +81,38 @@ def _requests(args):
     return out, broken
 
 
+def split_wrt(requests):
+    """One request per variable (format 1.1: `--wrt W,b`, `wrt: [W, b]`): the id suffixed
+    `-wrt-` and the variable's name in lower case. Returns (requests, clashes)."""
+    out = []
+    for id_, title, symbols, of, wrt, extra in requests:
+        names = [w.strip() for w in wrt.split(",")] if isinstance(wrt, str) else [wrt]
+        if len(names) == 1:
+            out.append((id_, title, symbols, of, names[0], extra))
+            continue
+        for name in names:
+            out.append((f"{id_ or 'derived'}-wrt-{name.lower()}", f"{title}, by {name}",
+                        symbols, of, name, extra))
+    seen: dict = {}
+    clashes = []
+    for request in out:
+        if request[0] in seen:
+            clashes.append(request[0])
+        seen[request[0]] = True
+    return out, clashes
+
+
 def run(args) -> int:
     got = _requests(args)
     if isinstance(got, int):
         return got
     requests, broken = got
+    requests, clashes = split_wrt(requests)
+    if clashes:
+        print(safe_text("matderiv derive: two identities would have the id "
+                        f"`{clashes[0]}` (one per variable: the id is suffixed -wrt- and "
+                        "the variable's name in lower case)"), file=sys.stderr)
+        return 2
     fmt = args.format or ("yaml" if args.file is not None else "text")
     results, refused = [], []
     for id_, title, symbols, of, wrt, extra in requests:

@@ -100,7 +100,115 @@ def _neg(ctx, node, d):
 
 def _sum(ctx, node, d):
     left, right = d(node.left), d(node.right)
+    shape = ctx.shape(node)
+    left = _spread(ctx, left, ctx.shape(node.left), shape)
+    right = _spread(ctx, right, ctx.shape(node.right), shape)
     return add(left, right) if node.op == "+" else sub(left, right)
+
+
+def _spread(ctx, du, small, big):
+    """A broadcast operand's differential made explicit (format 1.1): a scalar times ones,
+    a row 1 × q as ones(m)*row, a column m × 1 as column*ones(q).T; so a bias's derivative
+    sums over the broadcast axis (ones(m).T*G) when it is read off."""
+    if du is None or small == big:
+        return du
+    rows, cols = big
+    if S.is_scalar(small):
+        if cols == S.ONE:
+            return mul(du, ones(ctx, rows))
+        if rows == S.ONE:
+            return mul(du, E.Transpose(ones(ctx, cols)))
+        return mul(du, ones(ctx, rows, cols))
+    if small[0] == S.ONE:
+        return mul(ones(ctx, rows), du)
+    return mul(du, E.Transpose(ones(ctx, cols)))
+
+
+def _count(ctx, shape):
+    """The number of entries of a shape as an expression of sizes (for mean)."""
+    from .core import size_node
+
+    factors = []
+    for dim in shape:
+        if dim == S.ONE:
+            continue
+        node = size_node(dim)
+        if node is None:
+            raise Refused("mean", f"the size {dim} cannot be written in the format")
+        factors.append(node)
+    return mul(*factors) if factors else num(1)
+
+
+def _sum_all(ctx, u, du):
+    """sum(dU) as products with ones: ones(r).T*dU*ones(c)."""
+    r, c = ctx.shape(u)
+    out = du
+    if r != S.ONE:
+        out = mul(E.Transpose(ones(ctx, r)), out)
+    if c != S.ONE:
+        out = mul(out, ones(ctx, c))
+    return out
+
+
+def _sum_call(ctx, node, d):
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    out = _sum_all(ctx, u, du)
+    return div(out, _count(ctx, ctx.shape(u))) if node.fn == "mean" else out
+
+
+def _logsumexp(ctx, node, d):
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    r, c = ctx.shape(u)
+    if c == S.ONE:
+        return mul(E.Transpose(E.Call("softmax", (u,))), du)
+    if r == S.ONE:
+        return mul(du, E.Transpose(E.Call("softmax", (u,))))
+    weights = E.Bin("/", E.Call("exp", (u,)), E.Call("sum", (E.Call("exp", (u,)),)))
+    return E.Call("tr", (mul(E.Transpose(weights), du),))
+
+
+def _softmax_any(ctx, node, d):
+    """softmax of a column: (diag(s) - s*s.T)*du; of a row: du*(diag(s.T) - s.T*s)."""
+    u = node.args[0]
+    if ctx.shape(u)[1] == S.ONE:
+        return _softmax(ctx, node, d)
+    du = d(u)
+    if du is None:
+        return None
+    st = E.Transpose(node)
+    return mul(du, E.Bin("-", E.Call("diag", (st,)), mul(st, node)))
+
+
+def _log_softmax_call(ctx, node, d):
+    """log_softmax(u) = u - logsumexp(u): du - ones*(softmax(u).T*du) for a column,
+    du - (du*softmax(u).T)*ones.T for a row."""
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    r, c = ctx.shape(u)
+    s = E.Call("softmax", (u,))
+    if c == S.ONE:
+        return sub(du, mul(ones(ctx, r), mul(E.Transpose(s), du)))
+    return sub(du, mul(mul(du, E.Transpose(s)), E.Transpose(ones(ctx, c))))
+
+
+def _softmax_rows(ctx, node, d):
+    """Row by row: dS = S o dZ - S o ((S o dZ)*ones*ones.T)."""
+    z = node.args[0]
+    dz = d(z)
+    if dz is None:
+        return None
+    n = ctx.shape(z)[1]
+    first = E.Call("hadamard", (node, dz))
+    spread = mul(first, ones(ctx, n), E.Transpose(ones(ctx, n)))
+    return sub(first, E.Call("hadamard", (node, spread)))
 
 
 def _product(ctx, node, d):
@@ -263,6 +371,8 @@ def _softmax(ctx, node, d):
 def _log_softmax(ctx, node, d):
     s = node.args[0]
     u = s.args[0]
+    if ctx.shape(u)[1] != S.ONE:  # a row vector
+        return _log_softmax_call(ctx, E.Call("log_softmax", (u,)), d)
     du = d(u)
     if du is None:
         return None
@@ -387,6 +497,17 @@ def _elementwise(ctx, node, d):
             return E.Call("hadamard", (node, mul(E.Call("inv", (E.Call("diag", (u,)),)), du)))
         sign = E.Call("hadamard", (u, E.Call("exp", (E.Neg(E.Call("log", (node,))),))))
         return E.Call("hadamard", (sign, du))
+    if fn == "relu":
+        h = E.Call("step", (u,))
+        return mul(h, du) if scalar else E.Call("hadamard", (h, du))
+    if fn in ("sign", "step"):
+        return None  # 0 away from the kink, where every point is checked
+    if fn == "erf":
+        lead = E.Bin("/", num(2), E.Call("sqrt", (E.Const("pi"),)))
+        if scalar:
+            return mul(lead, E.Call("exp", (E.Neg(power(u, 2)),)), du)
+        bell = E.Call("exp", (E.Neg(E.Call("hadamard", (u, u))),))
+        return mul(lead, E.Call("hadamard", (bell, du)))
     if fn == "sin":
         c = E.Call("cos", (u,))
         return mul(c, du) if scalar else E.Call("hadamard", (c, du))
@@ -467,6 +588,25 @@ RULES: dict[str, Rule] = {
                  _elementwise),
     "sigmoid": Rule("sigmoid (elementwise)", "jacobian-sigmoid",
                     "d sigmoid(U) = sigmoid(U) o (1 - sigmoid(U)) o dU", _elementwise),
+    # format 1.1
+    "relu": Rule("ReLU (elementwise)", None, "d relu(U) = step(U) o dU", _elementwise),
+    "sign": Rule("sign (elementwise)", None, "d sign(U) = 0 away from 0", _elementwise),
+    "step": Rule("step (elementwise)", None, "d step(U) = 0 away from 0", _elementwise),
+    "erf": Rule("erf (elementwise)", None, "d erf(U) = 2/sqrt(pi)*exp(-U o U) o dU",
+                _elementwise),
+    "sum-all": Rule("sum of entries (linear)", None, "d sum(U) = ones.T*dU*ones", _sum_call),
+    "mean": Rule("mean of entries (linear)", None, "d mean(U) = ones.T*dU*ones/(m*n)",
+                 _sum_call),
+    "logsumexp": Rule("logsumexp", None, "d logsumexp(U) = <exp(U)/sum(exp(U)), dU>",
+                      _logsumexp),
+    "softmax-any": Rule("softmax", "jacobian-softmax",
+                        "d softmax(u) = (diag(s) - s*s.T)*du; of a row: du*(diag(s.T) - s.T*s)",
+                        _softmax_any),
+    "log_softmax": Rule("log_softmax", "jacobian-log-softmax",
+                        "d log_softmax(u) = du - ones*(softmax(u).T*du)", _log_softmax_call),
+    "softmax_rows": Rule("row-wise softmax", None,
+                         "d softmax_rows(Z) = S o dZ - S o ((S o dZ)*ones*ones.T)",
+                         _softmax_rows),
     "generic": Rule("chain rule (generic function)", "dt-elementwise-chain-rule",
                     "d g(U) = diff(g)(U) o dU", _elementwise),
 }
@@ -474,7 +614,7 @@ RULES: dict[str, Rule] = {
 
 def kind_of(ctx: Ctx, node) -> str:
     """The key of `node` in RULES."""
-    if isinstance(node, E.Num | E.Size):
+    if isinstance(node, E.Num | E.Size | E.Const):
         return "constant"
     if isinstance(node, E.Sym):
         return "symbol"
@@ -518,6 +658,10 @@ def kind_of(ctx: Ctx, node) -> str:
             return "log-sum-exp"
         if fn == "tr" and isinstance(node.args[0], E.Call) and node.args[0].fn == "kron":
             return "trace-kron"
+        if fn in ("sum", "mean"):
+            return "sum-all" if fn == "sum" else "mean"
+        if fn == "softmax":
+            return "softmax-any"
         if fn in RULES or fn in ELEMENTWISE:
             return fn
     raise Refused(E.to_text(node)[:60], f"no differential rule for {type(node).__name__}")
