@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 
 from gen.render.texescape import TeX, check_math, escape, url
+from gen.render.verified import facts as verified_facts
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "latex"
 LAYOUTS = ("numerator", "denominator")
@@ -211,9 +212,23 @@ def _sheet_context(doc: dict, layout: str, essentials: bool, name: str) -> dict:
         "layout_title": f"{layout} layout",
         "layout_text": LAYOUT_TEXT[layout], "vec_text": VEC_TEXT[layout],
         "errata_text": ERRATA_TEXT[essentials],
+        "verified": _verified_facts(doc),
         "shape_table": [{"title": c["title"], "shape": _shape(c[f"{layout}_shape"])}
                         for c in doc["categories"]],
         "entries": _entries(doc, layout, essentials),
+    }
+
+
+def _verified_facts(doc: dict) -> dict:
+    """The numbers of the paragraph "What verified means", read from the verifier's code
+    (gen/render/verified.py), as TeX; the link goes to the site's page."""
+    f = verified_facts()
+    return {
+        "exact_cap": f["exact_cap"], "precision": f["precision"],
+        "exact_tolerance": TeX(f"${f['exact_tolerance_tex']}$"),
+        "numeric_tolerance": TeX(f"${f['numeric_tolerance_tex']}$"),
+        "chance": TeX(f"${f['chance_tex']}$"), "theorem": f["theorem"],
+        "href": url(doc["site_url"] + "verified/"), "page": doc["site_url"] + "verified/",
     }
 
 
@@ -244,6 +259,11 @@ def _is_verified(record: dict) -> bool:
     return record.get("status") == "verified" and not record.get("erratum")
 
 
+def _is_proved(record: dict) -> bool:
+    """Its guarantee is *proved* (a trace polynomial, exact at sizes ≥ its bound)."""
+    return (record.get("verification") or {}).get("guarantee") == "proved"
+
+
 def _is_erratum(record: dict) -> bool:
     """Printed in the errata section: a published claim shown false, as expected."""
     return record.get("status") == "refuted" and bool(record.get("erratum"))
@@ -254,7 +274,8 @@ def _entry(record: dict, layout: str, essentials: bool, heading: dict | None) ->
     forms = record["forms"]
     main = forms.get(TENSOR_FORM[layout] if record.get("tensor") else layout)
     formulas = [_chunks(f["lhs"], f["latex"]) for f in (main, forms.get("differential")) if f]
-    mark = TeX(r"$\star$\," if record.get("essential") and not essentials else "")
+    mark = TeX((r"\mdproved" if _is_proved(record) else "")
+               + (r"$\star$\," if record.get("essential") and not essentials else ""))
     extra = TeX("") if essentials else _extra(record)
     return {"heading": heading, "title": record["title"], "id": record["id"],
             "url": url(record["permalink"]), "mark": mark, "formulas": formulas,

@@ -256,3 +256,33 @@ def test_crowded_essentials_get_denser_and_still_fit(tmp_path):
     assert r"\begin{multicols}{4}" in tex.read_text()
     text = _text(pdf)
     assert all(f"{r['id']}-copy3" in text for r in essential)
+
+
+@NEEDS_TEX
+@pytest.mark.parametrize("essentials", [False, True])
+@pytest.mark.parametrize("layout", ["numerator", "denominator"])
+def test_every_sheet_says_what_verified_means_and_marks_proved_entries(built, layout,
+                                                                      essentials):
+    """One paragraph of "What verified means", its numbers read from the verifier's code,
+    and ■ before the id of every proved entry (and of no other)."""
+    from gen import derive, sizerule
+    from gen.render.verified import facts
+
+    doc = _doc()
+    text = _text(built[0][sheet_name(layout, essentials)])
+    flat = " ".join(text.split())
+    chance = facts()["chance_tex"].replace("{,}", ",")
+    assert "What verified means. Every formula here was re-derived by matderiv" in flat
+    exponent = int(f"{float(derive.TOLERANCE):.0e}".split("e")[1])
+    assert f"in rational arithmetic; {derive.PRECISION}-bit, to 10−{-exponent}" in flat
+    assert f"with a degree bound of at most {sizerule.EXACT_CAP}," in flat
+    assert "(Procesi 1976, Thm 4.3; Razmyslov 1974)" in flat
+    assert f"a chance of at most {chance} that the random point" in flat
+    assert "The others are checked" in flat and "■ marks a proved identity" in flat
+    assert f"Details: {doc['site_url']}verified/." in flat
+    ids = {r["id"] for r in doc["identities"]}
+    marked = {m for m in re.findall(r"■\s*(?:⋆\s*)?([a-z0-9-]+)", text) if m in ids}
+    proved = {r["id"] for r in doc["identities"] if r["status"] == "verified"
+              and not r["erratum"] and r["verification"]["guarantee"] == "proved"
+              and (r["essential"] or not essentials)}
+    assert proved and marked == proved
