@@ -281,7 +281,17 @@ def exact_number_assignments(names: list[str], earlier: list[dict], numbers: dic
     base = earlier[-1]
     seen = {name: {a[name] for a in earlier} for name in names}
     out = []
-    for _ in range(2):
+    ordered = sorted(names, key=lambda n: base[n])
+    values = [base[n] for n in ordered]
+    for turn in (1, 2):  # the same values rotated among the names: no size grows
+        if turn >= len(names):
+            break
+        row = dict(zip(ordered, values[turn:] + values[:turn]))
+        if all(row[n] not in seen[n] for n in numbers if n in row):
+            for n in row:
+                seen[n].add(row[n])
+            out.append(row)
+    while len(out) < 2:  # too few names to rotate: move the sizes used as numbers up
         row = dict(base)
         for name in sorted(n for n in numbers if n in row):
             others = {v for k, v in row.items() if k != name}
