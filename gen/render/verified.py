@@ -143,6 +143,7 @@ def facts() -> dict:
         # rules that only some versions of the size rule have: stated when present
         "size_values": getattr(sizerule, "MAX_SIZE_VALUES", 0),
         "equal_sizes": hasattr(sizerule, "equal_assignment"),
+        "exact_size_values": hasattr(sizerule, "exact_number_assignments"),
         "top": top, "top_tex": sci(top), "shift": shift,
         "narrow_top": narrow_top, "narrow_shift": narrow_shift,
         "values": value_count(top, shift), "values_tex": sci(value_count(top, shift)),
