@@ -599,9 +599,11 @@ RULES: dict[str, Rule] = {
                  _sum_call),
     "logsumexp": Rule("logsumexp", None, "d logsumexp(U) = <exp(U)/sum(exp(U)), dU>",
                       _logsumexp),
-    "softmax-any": Rule("softmax", "jacobian-softmax",
-                        "d softmax(u) = (diag(s) - s*s.T)*du; of a row: du*(diag(s.T) - s.T*s)",
-                        _softmax_any),
+    "softmax-any": Rule("softmax of a row vector", None,
+                        "d softmax(r) = dr*(diag(s.T) - s.T*s)", _softmax_any),
+    "broadcast": Rule("broadcast sum", None,
+                      "d(U + b.T) = dU + ones*db.T (a broadcast operand spread with ones)",
+                      _sum),
     "log_softmax": Rule("log_softmax", "jacobian-log-softmax",
                         "d log_softmax(u) = du - ones*(softmax(u).T*du)", _log_softmax_call),
     "softmax_rows": Rule("row-wise softmax", None,
@@ -628,7 +630,8 @@ def kind_of(ctx: Ctx, node) -> str:
         return "generic"
     if isinstance(node, E.Bin):
         if node.op in "+-":
-            return "sum"
+            same = ctx.shape(node.left) == ctx.shape(node.right)
+            return "sum" if same else "broadcast"
         if node.op == "*":
             return "product"
         if node.op == "/":
@@ -660,7 +663,7 @@ def kind_of(ctx: Ctx, node) -> str:
             return "trace-kron"
         if fn in ("sum", "mean"):
             return "sum-all" if fn == "sum" else "mean"
-        if fn == "softmax":
+        if fn == "softmax" and ctx.shape(node.args[0])[1] != S.ONE:
             return "softmax-any"
         if fn in RULES or fn in ELEMENTWISE:
             return fn
