@@ -12,10 +12,11 @@ NODE_STAMP := node_modules/.installed
 
 .PHONY: build test lint verify bench deps-apt clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 # KaTeX for build-time math, pinned by package-lock.json.
@@ -50,8 +51,9 @@ test: $(STAMP) deps-apt $(NODE_STAMP) lint
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP) deps-apt $(NODE_STAMP)
-	$(BIN)/python -m gen.bench
-	$(BIN)/python -m gen.render.bench_site
+	$(BIN)/python -m matderiv.bench
+	$(BIN)/python -m matderiv.render.bench_site
+	$(BIN)/python -m matderiv.symbolic.bench
 
 clean:
 	rm -rf build

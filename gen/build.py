@@ -23,10 +23,9 @@ from .coverage import read_gaps
 from .errors import safe_text
 from .export import catalog_document, read_references, read_release
 from .load import load_all
+from .resources import CATALOG
 from .verify import problems_of, verify_all
 
-PROJECT = Path(__file__).resolve().parent.parent
-CATALOG = PROJECT / "catalog"
 OUTPUTS = ("catalog.json", "matderiv.bib", "site", "pdf")
 
 

@@ -17,13 +17,12 @@ from .build import build as build_outputs
 from .coverage import coverage, read_gaps, report
 from .errors import safe_text
 from .load import gather, ids_in, load_all
+from .resources import CATALOG, DEFAULT_OUT
 from .show import FORMATS as SHOW_FORMATS
 from .show import run_show
 from .symbolic.command import add_parser as add_derive_parser
 from .verify import explain, problems_of, verify_all
 
-PROJECT = Path(__file__).resolve().parent.parent
-CATALOG = PROJECT / "catalog"
 STATUSES = ("verified", "refuted", "failed", "invalid")
 
 
@@ -65,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     verify.set_defaults(run=run_verify)
     build = sub.add_parser("build", help="verify the catalog and build the site, PDFs, JSON "
                            "and BibTeX into build/")
-    build.add_argument("--out", type=Path, default=PROJECT / "build")
+    build.add_argument("--out", type=Path, default=DEFAULT_OUT)
     build.add_argument("--only", nargs="+", choices=OUTPUTS, default=list(OUTPUTS))
     build.add_argument("--jobs", type=int, default=0)
     build.set_defaults(run=lambda a: build_outputs(a.out, a.jobs, True, a.only))

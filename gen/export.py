@@ -16,7 +16,8 @@ from . import expr as E
 from .cite import identity_entry
 from .forms import Prepared, prepare
 from .latex import Printer, lhs
-from .released import PROJECT, document_aliases
+from .released import document_aliases
+from .resources import ROOT
 from .schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
 from .shapes import ONE, ShapeEnv, infer, layout_shape, show
 from .snippet import snippet
@@ -112,7 +113,7 @@ def project_path(file: str) -> str:
     """A catalog file relative to the project (POSIX), so outputs do not depend on where
     the checkout lives; other files as given."""
     try:
-        return Path(file).resolve().relative_to(PROJECT).as_posix()
+        return Path(file).resolve().relative_to(ROOT).as_posix()
     except ValueError:
         return file
 

@@ -17,13 +17,14 @@ import yaml
 
 from . import schema
 from .errors import Problem, problem
+from .resources import CATALOG
 
 MAX_FILE_BYTES = 5_000_000
 MAX_YAML_NODES = 100_000  # values (scalars, lists, mappings) in one file
 MAX_YAML_DEPTH = 50  # lists and mappings nested in one another
 MAX_NUMBER_CHARS = 1_000  # a YAML integer literal (Python refuses str() past 4,300 digits)
 NOT_IDENTITIES = ("references.yaml", "gaps.yaml", "release.yaml", "released-ids.yaml")
-CATALOG_REFERENCES = Path(__file__).resolve().parent.parent / "catalog" / "references.yaml"
+CATALOG_REFERENCES = CATALOG / "references.yaml"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

@@ -6,7 +6,7 @@ must stay resolvable for ever: either it is still an identity of the catalog, or
 replaced it. Both are plain text so that the catalog loader, which reads every
 `catalog/*.yaml` as identities, never mistakes them for identity files.
 
-`python -m gen.released` adds the catalog's current ids to the released list (run it when
+`python -m matderiv.released` adds the catalog's current ids to the released list (run it when
 a release is cut; ids are never removed from it).
 """
 
@@ -15,15 +15,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .resources import CATALOG
 from .schema import ID_PATTERN
 
-PROJECT = Path(__file__).resolve().parent.parent
-RELEASED = PROJECT / "catalog" / "released-ids.txt"
-ALIASES = PROJECT / "catalog" / "aliases.txt"
+RELEASED = CATALOG / "released-ids.txt"
+ALIASES = CATALOG / "aliases.txt"
 HEADER = """\
 # Every identity id ever released, sorted, one a line. An id here must always resolve:
 # it is still in the catalog, or catalog/aliases.txt maps it to its new id. Never delete
-# a line; `python -m gen.released` adds the current ids when a release is cut.
+# a line; `python -m matderiv.released` adds the current ids when a release is cut.
 """
 
 
@@ -100,7 +100,7 @@ def write_released(ids, path: Path = RELEASED) -> None:
 def main() -> int:
     from .load import ids_in
 
-    ids = {i for i in ids_in(PROJECT / "catalog") if ID_PATTERN.fullmatch(i)}
+    ids = {i for i in ids_in(CATALOG) if ID_PATTERN.fullmatch(i)}
     before = set(read_released())
     write_released(ids)
     print(f"{len(ids - before)} ids added to {RELEASED.name}")

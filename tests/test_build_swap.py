@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import os
 
+import matderiv.build as B
 import pytest
 from conftest import run_main
-
-import gen.build as B
 
 ONLY = ("catalog.json", "matderiv.bib", "site")
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-
-from gen.build import CATALOG, document
-from gen.coverage import coverage, read_gaps
-from gen.load import load_all
-from gen.schema import CATEGORIES, TENSOR_CATEGORIES
-from gen.verify import problems_of, verify_all
+from matderiv.build import CATALOG, document
+from matderiv.coverage import coverage, read_gaps
+from matderiv.load import load_all
+from matderiv.schema import CATEGORIES, TENSOR_CATEGORIES
+from matderiv.verify import problems_of, verify_all
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,8 @@ import subprocess
 import pytest
 import yaml
 from conftest import ROOT
-
-from gen.build import build
-from gen.cite import bibtex, identity_entry
+from matderiv.build import build
+from matderiv.cite import bibtex, identity_entry
 
 ENTRY = re.compile(r"@(\w+)\{([^,\s]+),")
 

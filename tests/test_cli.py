@@ -7,8 +7,7 @@ import json
 
 import pytest
 from conftest import FIXTURES, dump, identity, run_cli, run_main, verify_json, write
-
-from gen.schema import CATEGORIES
+from matderiv.schema import CATEGORIES
 
 TRUE = identity("true-one", {"x": "vector n"}, "x.T*x", "x", {"denominator": "2*x"})
 FALSE = identity("false-one", {"x": "vector n"}, "x.T*x", "x", {"denominator": "x"})

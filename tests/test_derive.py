@@ -7,9 +7,8 @@ import random
 import numpy as np
 import pytest
 from gmpy2 import mpq
-
-from gen import derive as D
-from gen.evaluate import DomainError
+from matderiv import derive as D
+from matderiv.evaluate import DomainError
 
 
 def dual(v, *d):

@@ -7,8 +7,7 @@ import re
 
 import pytest
 from conftest import FIXTURES, verify_json
-
-from gen.errors import CODES, INVALID_PREFIXES, CatalogError, Problem, problem
+from matderiv.errors import CODES, INVALID_PREFIXES, CatalogError, Problem, problem
 
 INVALID = FIXTURES / "invalid"
 FAILING = FIXTURES / "failing"

@@ -9,19 +9,18 @@ import textwrap
 
 import pytest
 import yaml
-
-from gen import expr as E
-from gen import shapes as S
-from gen.errors import CatalogError
-from gen.forms import prepare
-from gen.latex import Printer
-from gen.load import Identity
-from gen.sizerule import size_number_degrees
-from gen.snippet import snippet
-from gen.symbolic import derive
-from gen.symbolic.command import add_parser
-from gen.symbolic.core import Refused
-from gen.verify import verify_identity
+from matderiv import expr as E
+from matderiv import shapes as S
+from matderiv.errors import CatalogError
+from matderiv.forms import prepare
+from matderiv.latex import Printer
+from matderiv.load import Identity
+from matderiv.sizerule import size_number_degrees
+from matderiv.snippet import snippet
+from matderiv.symbolic import derive
+from matderiv.symbolic.command import add_parser
+from matderiv.symbolic.core import Refused
+from matderiv.verify import verify_identity
 
 
 def _ident(of, wrt, symbols, derivative=None, differential=None, id_="t"):
@@ -182,7 +181,7 @@ def test_symbol_named_like_a_new_function_keeps_its_meaning():
 def test_size_used_as_a_number_is_counted():
     prep = prepare(_ident("mean(X*A) + n*tr(X*A)", "X", {"X": "matrix m n", "A": "matrix n m"},
                           {"denominator": "A.T"}))
-    from gen.sizerule import shape_function
+    from matderiv.sizerule import shape_function
 
     found = size_number_degrees([prep.of], shape_function(prep))
     assert set(found) == {"m", "n"}

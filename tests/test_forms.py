@@ -4,10 +4,9 @@ through the tree, and every one of them is verified like a given form."""
 from __future__ import annotations
 
 import pytest
-
-from gen.forms import prepare
-from gen.load import Identity
-from gen.verify import verify_identity
+from matderiv.forms import prepare
+from matderiv.load import Identity
+from matderiv.verify import verify_identity
 
 
 def _ident(of, symbols, wrt, differential=None, **derivative):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from gen.forms import prepare
-from gen.latex import Printer, symbol
-from gen.load import Identity
-from gen.shapes import ShapeEnv, infer
+from matderiv.forms import prepare
+from matderiv.latex import Printer, symbol
+from matderiv.load import Identity
+from matderiv.shapes import ShapeEnv, infer
 
 
 def _ident(of, symbols, wrt="X", **derivative):

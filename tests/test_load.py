@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 from conftest import write
-
-from gen import load as L
-from gen.schema import IDENTITY_KEYS
+from matderiv import load as L
+from matderiv.schema import IDENTITY_KEYS
 
 FULL = """\
 identities:

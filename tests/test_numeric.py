@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from gen import numeric as N
+from matderiv import numeric as N
 
 
 @pytest.mark.parametrize("props", [

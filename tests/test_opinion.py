@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from gen.forms import prepare
-from gen.load import Identity
-from gen.opinion import opinion
-from gen.verify import verify_identity
+from matderiv.forms import prepare
+from matderiv.load import Identity
+from matderiv.opinion import opinion
+from matderiv.verify import verify_identity
 
 
 def _ident(of, symbols, wrt, **derivative):

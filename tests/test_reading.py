@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import identity, run_cli, verify_json, write
-
-from gen import load as L
+from matderiv import load as L
 
 GOOD = """\
 identities:

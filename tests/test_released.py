@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ROOT
-
-from gen.released import (
+from matderiv.released import (
     document_aliases,
     problems,
     read_aliases,
@@ -13,7 +12,7 @@ from gen.released import (
     resolve,
     write_released,
 )
-from gen.schema import ID_PATTERN
+from matderiv.schema import ID_PATTERN
 
 RELEASED = ROOT / "catalog" / "released-ids.txt"
 ALIASES = ROOT / "catalog" / "aliases.txt"

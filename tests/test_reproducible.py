@@ -4,10 +4,9 @@ byte-identity is tested by their renderers' tests.)"""
 
 from __future__ import annotations
 
+import matderiv.build
 import pytest
-
-import gen.build
-from gen.build import build
+from matderiv.build import build
 
 OUTPUTS = ("catalog.json", "matderiv.bib")
 
@@ -31,7 +30,7 @@ def test_failed_build_keeps_previous_outputs(tmp_path, monkeypatch):
         path.write_text("half-written", encoding="utf-8")
         raise RuntimeError("writer failed half-way")
 
-    monkeypatch.setitem(gen.build._WRITERS, "matderiv.bib", broken)
+    monkeypatch.setitem(matderiv.build._WRITERS, "matderiv.bib", broken)
     with pytest.raises(RuntimeError, match="half-way"):
         build(tmp_path, only=OUTPUTS)
     for name in OUTPUTS:

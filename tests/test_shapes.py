@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from gen import expr as E
-from gen import shapes as S
-from gen.errors import CatalogError
-from gen.schema import CATEGORIES
+from matderiv import expr as E
+from matderiv import shapes as S
+from matderiv.errors import CatalogError
+from matderiv.schema import CATEGORIES
 
 m, n = S.size("m"), S.size("n")
 ONE = S.ONE

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import identity, verify_one, write
-
-from gen.forms import prepare
-from gen.load import load_file
-from gen.sizerule import (
+from matderiv.forms import prepare
+from matderiv.load import load_file
+from matderiv.sizerule import (
     EXACT_CAP,
     NUMERIC_FLOOR,
     degree_bound,

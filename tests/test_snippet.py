@@ -10,10 +10,9 @@ import sys
 
 import pytest
 from conftest import ROOT, dump
-
-from gen.forms import prepare
-from gen.load import load_all
-from gen.snippet import audit, snippet
+from matderiv.forms import prepare
+from matderiv.load import load_all
+from matderiv.snippet import audit, snippet
 
 # One process runs many snippets, each in a fresh namespace, and reports per snippet.
 RUNNER = r"""

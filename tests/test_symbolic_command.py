@@ -1,4 +1,4 @@
-"""`matderiv derive` (gen.symbolic.command, called directly) and the Python API."""
+"""`matderiv derive` (matderiv.symbolic.command, called directly) and the Python API."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import json
 import textwrap
 
 import yaml
-
-from gen.load import load_file
-from gen.symbolic import derive
-from gen.symbolic.command import add_parser
-from gen.verify import verify_identity
+from matderiv.load import load_file
+from matderiv.symbolic import derive
+from matderiv.symbolic.command import add_parser
+from matderiv.verify import verify_identity
 
 
 def _run(argv, capsys):

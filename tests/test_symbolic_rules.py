@@ -4,11 +4,10 @@ deliberately wrong variant of that rule is rejected by the verification step."""
 from __future__ import annotations
 
 import pytest
-
-from gen import expr as E
-from gen.symbolic import Refused, derive
-from gen.symbolic import rules as R
-from gen.symbolic.core import num
+from matderiv import expr as E
+from matderiv.symbolic import Refused, derive
+from matderiv.symbolic import rules as R
+from matderiv.symbolic.core import num
 
 # rule key -> (of, wrt, symbols): an expression whose derivation uses that rule
 CASES = {
@@ -118,7 +117,7 @@ def test_constant_is_zero_and_verified():
 
 
 def test_rules_name_catalog_ids_that_exist():
-    from gen.symbolic.bench import catalog_identities
+    from matderiv.symbolic.bench import catalog_identities
 
     ids = {i.id for i in catalog_identities()}
     for kind, rule in R.RULES.items():

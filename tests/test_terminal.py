@@ -7,8 +7,7 @@ import json
 
 import pytest
 from conftest import dump, identity, run_cli, run_main, write
-
-from gen.errors import MAX_ECHO, MAX_MESSAGE, TRUNCATED, Problem, problem, safe_text
+from matderiv.errors import MAX_ECHO, MAX_MESSAGE, TRUNCATED, Problem, problem, safe_text
 
 RAW = ["\x1b[2J\x1b[31mred", "\x07bell", "\x9bc1", "\x7fdel", "line\u2028sep",
        "para\u2029sep", "bidi\u202eevil", "nul\x00", "cr\rlf\n", "tab\t", "\ud800lone"]

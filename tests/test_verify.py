@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import FIXTURES, codes, identity, verify_json, verify_one, write
-
-from gen import verify as V
-from gen.forms import prepare
-from gen.load import load_file
+from matderiv import verify as V
+from matderiv.forms import prepare
+from matderiv.load import load_file
 
 VEC = {"x": "vector n"}
 

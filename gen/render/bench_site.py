@@ -1,4 +1,4 @@
-"""Benchmark of the website: `python -m gen.render.bench_site` prints figures, asserts nothing.
+"""Benchmark of the website: `python -m matderiv.render.bench_site` prints figures, asserts nothing.
 
 Two questions the site issue asks: how long the whole site takes to build from the real
 catalog, and how much sooner a reader sees the largest category page laid out with our
@@ -24,8 +24,8 @@ import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from gen.render.site import (
-    REPO,
+from matderiv import resources
+from matderiv.render.site import (
     build_site,
     downloads,
     generate_sources,
@@ -36,6 +36,7 @@ from gen.render.site import (
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update"]
+REPO = resources.REPO
 MATHJAX_ES5 = REPO / "node_modules" / "mathjax" / "es5"
 RUNS = 5
 # The configuration of mkdocs-material's "Math > MathJax" recipe (docs/javascripts/mathjax.js).
@@ -74,7 +75,7 @@ RESULT_JS = """() => {
 
 def _catalog() -> dict:
     """The real catalog document, verified (the verifier's cache makes this quick)."""
-    from gen.build import document, load_verified
+    from matderiv.build import document, load_verified
 
     verified = load_verified()
     if verified is None:

@@ -3,7 +3,11 @@
 // stdout: JSON [{"html": "..."} | {"error": "..."}, ...] in the same order.
 // One process for the whole build keeps the cost at a few milliseconds a formula;
 // errors are returned per formula so the caller can name the identity that failed.
-import katex from "katex";
+// argv[2]: the path of KaTeX's ES module (node_modules/katex/dist/katex.mjs in a checkout,
+// matderiv/_data/katex/katex.mjs in an installed wheel).
+import { pathToFileURL } from "node:url";
+
+const katex = (await import(pathToFileURL(process.argv[2]).href)).default;
 
 const OPTIONS = { throwOnError: true, strict: "error", trust: false, output: "htmlAndMathml" };
 

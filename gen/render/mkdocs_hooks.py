@@ -1,6 +1,6 @@
 """mkdocs hooks: the only place that knows mkdocs.
 
-`gen.render.site.build_site` writes a JSON bundle (generated pages, hand-written pages
+`matderiv.render.site.build_site` writes a JSON bundle (generated pages, hand-written pages
 with their formulas as placeholders, KaTeX output, navigation) and names it in the
 environment variable MATDERIV_SITE_BUNDLE. These hooks add the generated pages in memory
 (nothing lands in the git-tracked `site/`), put the rendered math in place, and ship
@@ -19,7 +19,7 @@ from mkdocs.structure.files import File, Files
 
 BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
 KATEX_PREFIX = "assets/katex"
-# @@MATH-<nonce>-<D or I>-<index>@@, the nonce drawn per build by gen.render.site.MathTable
+# @@MATH-<nonce>-<D or I>-<index>@@, the nonce drawn per build by matderiv.render.site.MathTable
 _BLOCK = r"<p>\s*@@MATH-{nonce}-D-(\d+)@@\s*</p>"
 _ANY = r"@@MATH-{nonce}-([DI])-(\d+)@@"
 # KaTeX's CSS offers woff2, woff and ttf; every browser that runs the theme takes woff2.
@@ -33,7 +33,7 @@ def _load() -> dict:
     path = os.environ.get(BUNDLE_ENV)
     if not path:
         raise PluginError(f"{BUNDLE_ENV} is not set: build the site with `matderiv build` "
-                          "(gen.render.site.build_site), not with plain mkdocs")
+                          "(matderiv.render.site.build_site), not with plain mkdocs")
     _bundle.clear()
     _bundle.update(json.loads(Path(path).read_text(encoding="utf-8")))
     return _bundle

@@ -18,11 +18,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import jinja2
+from matderiv import resources
+from matderiv.render.texescape import TeX, check_math, escape, url
+from matderiv.render.verified import facts as verified_facts
 
-from gen.render.texescape import TeX, check_math, escape, url
-from gen.render.verified import facts as verified_facts
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "latex"
+TEMPLATES = resources.TEMPLATES / "latex"
 LAYOUTS = ("numerator", "denominator")
 TENSOR_FORM = {"numerator": "vec", "denominator": "vec_denominator"}
 # (font size command, columns) from roomy to dense; essentials take the first that fits.

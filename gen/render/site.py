@@ -10,10 +10,12 @@ math in place. Nothing is written into the git-tracked tree.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -22,25 +24,25 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from matderiv import resources
+from matderiv.cite import bibtex
+from matderiv.errors import CODES, INVALID_PREFIXES
+from matderiv.limits import limits_markdown
+from matderiv.render.verified import facts as verified_facts
+from matderiv.schema import reference_markdown
 
-from gen.cite import bibtex
-from gen.errors import CODES, INVALID_PREFIXES
-from gen.limits import limits_markdown
-from gen.render.verified import facts as verified_facts
-from gen.schema import reference_markdown
-
-REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "templates" / "site"
-HANDWRITTEN = REPO / "site"
-MKDOCS_YML = REPO / "mkdocs.yml"
+TEMPLATES = resources.TEMPLATES / "site"
+HANDWRITTEN = resources.SITE_PAGES
+MKDOCS_YML = resources.MKDOCS_YML
+WORKDIR = MKDOCS_YML.parent
 KATEX_SCRIPT = Path(__file__).with_name("katex_render.mjs")
-KATEX_DIST = REPO / "node_modules" / "katex" / "dist"
+KATEX_DIST = resources.KATEX_DIST
 BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
 TAB_LABELS = ("Numerator layout", "Denominator layout")
 VEC_KEYS = ("vec", "vec_denominator")
 HANDWRITTEN_PAGES = ("index.md", "conventions.md", "verify-your-own.md", "how-to-cite.md",
                      "schema.md")
-JSON_SCHEMA = REPO / "schema" / "catalog.schema.json"
+JSON_SCHEMA = resources.SCHEMA / "catalog.schema.json"
 
 # Characters that mean something to Markdown, its extensions, HTML or our placeholders.
 # Untrusted text is written with these as numeric entities, which every context renders
@@ -584,9 +586,13 @@ def render_math(math: MathTable) -> list[str]:
     """Every formula through KaTeX in one Node process; an error names its owner."""
     if not (KATEX_DIST / "katex.min.css").exists():
         raise SiteBuildError("KaTeX is not installed: run `npm ci` in the repository root")
+    if shutil.which("node") is None:
+        raise SiteBuildError("the website needs Node.js to typeset formulas: "
+                             "apt-get install nodejs")
     batch = [{"tex": i["tex"], "display": i["display"]} for i in math.items]
-    proc = subprocess.run(["node", str(KATEX_SCRIPT)], input=json.dumps(batch),
-                          capture_output=True, text=True, cwd=REPO, check=False)
+    proc = subprocess.run(["node", str(KATEX_SCRIPT), str(KATEX_DIST / "katex.mjs")],
+                          input=json.dumps(batch),
+                          capture_output=True, text=True, cwd=WORKDIR, check=False)
     if proc.returncode != 0:
         raise SiteBuildError(f"KaTeX renderer crashed: {proc.stderr.strip()[-2000:]}")
     results = json.loads(proc.stdout)
@@ -602,10 +608,13 @@ def render_math(math: MathTable) -> list[str]:
 
 def run_mkdocs(bundle_path: Path, out_dir: Path) -> None:
     """`mkdocs build --strict` with the bundle handed to our hooks by environment."""
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
+        raise SiteBuildError("the website needs mkdocs-material: pip install 'matderiv[site]'")
     env = dict(os.environ, NO_MKDOCS_2_WARNING="1", **{BUNDLE_ENV: str(bundle_path)})
     cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
            "--config-file", str(MKDOCS_YML), "--site-dir", str(out_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=WORKDIR,
+                          check=False)
     if proc.returncode != 0:
         raise SiteBuildError(f"mkdocs build --strict failed:\n{proc.stdout}{proc.stderr}")
 

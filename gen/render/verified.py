@@ -2,9 +2,9 @@
 
 The site's page "What verified means" (templates/site/verified.md.j2) and the paragraph
 that each PDF prints (gen/render/pdf.py) are written from `facts()`: the caps and floors
-of the size rule (gen.sizerule), the points and working precision of the exact check
-(gen.derive), the points of the numeric check (gen.numeric), its tolerance and point
-counts (gen.verify), and the degree bounds that gen.sizerule computes for a few example
+of the size rule (matderiv.sizerule), the points and working precision of the exact check
+(matderiv.derive), the points of the numeric check (matderiv.numeric), its tolerance and point
+counts (matderiv.verify), and the degree bounds that matderiv.sizerule computes for a few example
 claims. A changed constant changes the page and the PDFs; nothing here is a copy.
 """
 
@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from gen import derive, numeric, sizerule, verify
-from gen.errors import CODES
-from gen.forms import prepare
-from gen.load import Identity
+from matderiv import derive, numeric, sizerule, verify
+from matderiv.errors import CODES
+from matderiv.forms import prepare
+from matderiv.load import Identity
 
 THEOREM = "Procesi 1976, Thm 4.3; Razmyslov 1974"
 REFERENCES = (
@@ -54,7 +54,7 @@ def point_mass(top: int, shift: int, signed: bool = True) -> Fraction:
 
 @dataclass(frozen=True)
 class Example:
-    """A claim, and the degree bound gen.sizerule computes for it."""
+    """A claim, and the degree bound matderiv.sizerule computes for it."""
 
     of: str
     form: str  # the differential, in catalog syntax

@@ -3,7 +3,7 @@ derived from `of`, `wrt` and `symbols` alone, how many of those the verifier acc
 many are refused and why; readability (parse-tree nodes of the derived form against the
 catalog's hand-written form of the same layout); the time per derivation.
 
-    python -m gen.symbolic.bench [--jobs N] [--no-verify] [--show-refused] [--worst K]
+    python -m matderiv.symbolic.bench [--jobs N] [--no-verify] [--show-refused] [--worst K]
 
 Prints figures; asserts nothing.
 """
@@ -156,7 +156,7 @@ def report(rows: list[dict], times: list[float], show_refused: bool = True,
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gen.symbolic.bench")
+    parser = argparse.ArgumentParser(prog="python -m matderiv.symbolic.bench")
     parser.add_argument("--jobs", type=int, default=0)
     parser.add_argument("--no-verify", action="store_true")
     parser.add_argument("--quiet", action="store_true", help="figures only")

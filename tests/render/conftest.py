@@ -14,8 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from gen.render.site import build_site
+from matderiv.render.site import build_site
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "catalog-sample.json"
 CHROMIUM = "/usr/bin/chromium"
@@ -38,10 +37,10 @@ def sample_doc(sample_doc_session) -> dict:
 
 @pytest.fixture
 def make_verification():
-    """A verification record made the way the build makes it: a gen.verify.Verdict
-    through gen.export.verification_info, never a dictionary written by hand."""
-    from gen.export import verification_info
-    from gen.verify import Verdict
+    """A verification record made the way the build makes it: a matderiv.verify.Verdict
+    through matderiv.export.verification_info, never a dictionary written by hand."""
+    from matderiv.export import verification_info
+    from matderiv.verify import Verdict
 
     def make(doc: dict, identity_id: str, status: str = "verified", **verdict) -> dict:
         release = {"version": doc["version"], "date": doc["date"], "site_url": doc["site_url"]}

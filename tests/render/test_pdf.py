@@ -12,11 +12,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import matderiv.render.pdf as pdf_module
 import pytest
-
-import gen.render.pdf as pdf_module
-from gen.render.pdf import build_pdfs, overfull_boxes, page_count, sheet_name, split_terms
-from gen.render.texescape import TeX, UnsafeMath, check_math, escape, url
+from matderiv.render.pdf import build_pdfs, overfull_boxes, page_count, sheet_name, split_terms
+from matderiv.render.texescape import TeX, UnsafeMath, check_math, escape, url
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "catalog-sample-pdf.json"
 HOSTILE = ["\\input{/etc/passwd}", "50% & $x$ #_^~{}"]
@@ -265,8 +264,8 @@ def test_every_sheet_says_what_verified_means_and_marks_proved_entries(built, la
                                                                       essentials):
     """One paragraph of "What verified means", its numbers read from the verifier's code,
     and ■ before the id of every proved entry (and of no other)."""
-    from gen import derive, sizerule
-    from gen.render.verified import facts
+    from matderiv import derive, sizerule
+    from matderiv.render.verified import facts
 
     doc = _doc()
     text = _text(built[0][sheet_name(layout, essentials)])

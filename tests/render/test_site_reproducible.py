@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from gen.render.site import build_site
+from matderiv.render.site import build_site
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "catalog-sample.json"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from gmpy2 import mpfr
-
-from gen import derive, numeric, sizerule, verify
-from gen.render.site import HANDWRITTEN, REPO, build_site, generate_sources
-from gen.render.verified import point_mass, value_count
+from matderiv import derive, numeric, sizerule, verify
+from matderiv.render.site import HANDWRITTEN, build_site, generate_sources
+from matderiv.render.verified import point_mass, value_count
+from matderiv.resources import REPO
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
