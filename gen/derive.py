@@ -466,9 +466,10 @@ class ExactAlgebra:
 def scalar(rng: random.Random, positive=False, level=0):
     """A rational p/2^k, p up to 10^6 and 2^k up to 2^20 at level 0 (10^3 and 2^10 at
     level 1, narrower after): magnitudes over orders of magnitude, both signs unless
-    positive, from a set of some 10^7 values, far too large for a false polynomial
+    positive, from a set of some 2·10^7 values, far too large for a false polynomial
     identity of moderate degree to vanish on by chance (Schwartz–Zippel: probability at
-    most degree / 10^7 per point). Dyadic denominators keep exact sums cheap."""
+    most degree / 2,100,000 per point, the likeliest single value being drawn with
+    probability 1/2,100,000). Dyadic denominators keep exact sums cheap."""
     top, shift = LEVELS[min(level, len(LEVELS) - 1)]
     value = mpq(rng.randint(1, top), 1 << rng.randint(0, shift))
     return value if positive or rng.random() < 0.5 else -value

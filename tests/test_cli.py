@@ -288,3 +288,13 @@ def test_a_planted_verdict_is_never_believed(tmp_path, monkeypatch):
     (tmp_path / "elsewhere.json").write_text(json.dumps(
         {"key": stored["key"], "verdict": forged}))
     assert verify_json(path, cache=True)[1]["identities"][0]["status"] == "failed"
+
+
+def test_the_cache_key_covers_the_checking_code_only():
+    """Every module a verdict depends on is hashed, and nothing that only renders."""
+    from matderiv import verify as V
+
+    imported = {line.split()[1].lstrip(".") for line in
+                (V.Path(V.__file__).read_text().splitlines()) if line.startswith("from .")}
+    assert imported - {""} <= set(V.CHECKING_CODE) | {"__init__"}, imported
+    assert not {"cli", "export", "build", "cite", "snippet", "latex"} & set(V.CHECKING_CODE)

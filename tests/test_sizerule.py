@@ -127,3 +127,14 @@ def test_a_transpose_lost_where_n_would_equal_a_literal_size_fails(tmp_path):
     assert row["status"] == "verified"
     sizes = [s for step in row["evidence"] for s in [step["sizes"]["n"]]]
     assert 3 not in sizes
+
+
+def test_structured_points_are_never_proved(tmp_path):
+    """Diagonal matrices commute, orthogonal ones satisfy QᵀQ = I: the theorem is about
+    generic matrices, so an identity stated on such points is checked, not proved."""
+    row = verify_one(tmp_path, identity("dg", {"D": "matrix n n diagonal", "X": "matrix n n"},
+                                        "tr(D*X)", "X", {"denominator": "D"}))
+    assert row["status"] == "verified" and row["guarantee"] == "checked", row
+    row = verify_one(tmp_path, identity("gn", {"A": "matrix n n", "X": "matrix n n"},
+                                        "tr(A*X)", "X", {"denominator": "A.T"}))
+    assert row["guarantee"] == "proved", row
