@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml requirements.lock setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.lock
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # KaTeX for build-time math, pinned by package-lock.json.
@@ -52,7 +52,7 @@ test: $(STAMP) deps-apt $(NODE_STAMP) lint
 
 bench: $(STAMP) deps-apt $(NODE_STAMP)
 	$(BIN)/python -m matderiv.bench
-	$(BIN)/python -m matderiv.render.bench_site
+	$(BIN)/python -m matderiv.bench_site
 	$(BIN)/python -m matderiv.symbolic.bench
 
 clean:

@@ -1,7 +1,7 @@
 """The benchmark (`make bench`): prints figures, asserts nothing.
 
 Seconds to verify the whole catalog cold (empty cache) and warm, the slowest
-identities, and the build time of the PDFs (`python -m matderiv.render.bench_site` times the site).
+identities, and the build time of the PDFs (`python -m matderiv.bench_site` times the site).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def main() -> int:
 
 
 def _render(doc: dict, out: Path) -> None:
-    """The PDFs; the site's build and page timings are matderiv.render.bench_site's."""
+    """The PDFs; the site's build and page timings are matderiv.bench_site's."""
     from .render.pdf import build_pdfs
 
     timings: dict = {}

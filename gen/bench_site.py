@@ -1,4 +1,4 @@
-"""Benchmark of the website: `python -m matderiv.render.bench_site` prints figures, asserts nothing.
+"""Benchmark of the website: `python -m matderiv.bench_site` prints figures, asserts nothing.
 
 Two questions the site issue asks: how long the whole site takes to build from the real
 catalog, and how much sooner a reader sees the largest category page laid out with our
