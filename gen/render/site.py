@@ -41,7 +41,7 @@ BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
 TAB_LABELS = ("Numerator layout", "Denominator layout")
 VEC_KEYS = ("vec", "vec_denominator")
 HANDWRITTEN_PAGES = ("index.md", "conventions.md", "verify-your-own.md", "how-to-cite.md",
-                     "schema.md")
+                     "schema.md", "python-api.md")
 JSON_SCHEMA = resources.SCHEMA / "catalog.schema.json"
 
 # Characters that mean something to Markdown, its extensions, HTML or our placeholders.
@@ -474,6 +474,7 @@ def _nav(doc: dict) -> list:
         {"Errata": "errata.md"},
         {"Use and cite": [
             {"Verify your own": "verify-your-own.md"},
+            {"Python API": "python-api.md"},
             {"Format reference": "format-reference.md"},
             {"Limits": "limits.md"},
             {"JSON catalog": "schema.md"},
