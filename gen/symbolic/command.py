@@ -1,6 +1,6 @@
 """`matderiv derive`: derivatives in every layout, with their steps, checked before shown.
 
-    matderiv derive FILE [--layout L ...] [--format yaml|text|latex|json] [--steps]
+    matderiv derive FILE [--layout L ...] [--format yaml|text|latex|json|numpy] [--steps]
     matderiv derive --of "x.T*A*x" --wrt x --symbols "x: vector n; A: matrix n n"
     matderiv derive --of "tr(G.T*(X*W + b.T))" --wrt W,b --symbols "..."  (one per variable)
 
@@ -8,6 +8,8 @@ FILE is in the catalog format; each identity needs only id, title, symbols, of, 
 `--format yaml` (the default for FILE) prints the identities with `derivative` and
 `differential` filled in, a file `matderiv verify` accepts as it is; an identity that is
 refused is left out and listed on standard error with the reason (exit status 1).
+`--format numpy` prints the self-check program of each derived identity, the one
+`matderiv show --format numpy` prints for a catalog identity (gen/snippet.py).
 
 Wired into the CLI by gen/cli.py: `add_parser(sub)` on its subparsers.
 """
@@ -26,7 +28,7 @@ from ..load import load_file
 from .api import LAYOUT_ORDER, derive
 from .core import Refused
 
-FORMATS = ("yaml", "text", "latex", "json")
+FORMATS = ("yaml", "text", "latex", "json", "numpy")
 KEEP = ("tags", "sources", "notes", "see_also")
 
 
@@ -47,7 +49,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="print only this layout (repeatable): numerator, denominator, vec, "
                    "differential")
     p.add_argument("--format", choices=FORMATS, help="yaml (default with FILE), text "
-                   "(default with --of), latex, json")
+                   "(default with --of), latex, json, numpy (a NumPy program per derived "
+                   "identity that re-checks it at a random point)")
     p.add_argument("--steps", action="store_true", help="print the derivation steps")
     p.set_defaults(run=run)
     return p
@@ -129,15 +132,42 @@ def run(args) -> int:
     for id_, construct, reason in refused:
         print(safe_text(f"matderiv derive: refused {id_}: {construct}: {reason}", 2000),
               file=sys.stderr)
-    _print(results, refused, fmt, args.layout, args.steps)
-    return 1 if refused or broken else 0
+    missing = _print(results, refused, fmt, args.layout, args.steps)
+    return 1 if refused or broken or missing else 0
 
 
 def _select(forms: dict, layouts) -> dict:
     return {k: v for k, v in forms.items() if not layouts or k in layouts}
 
 
-def _print(results, refused, fmt: str, layouts, steps: bool) -> None:
+def numpy_program(result) -> str | None:
+    """The self-check program of a derived identity: gen/snippet.py's, as `matderiv show
+    --format numpy` prints it for a catalog identity."""
+    from ..forms import prepare
+    from ..snippet import snippet
+    from .api import identity_of
+
+    return snippet(prepare(identity_of(result)))
+
+
+def _print_numpy(results) -> int:
+    programs, missing = [], 0
+    for result, _ in results:
+        program = numpy_program(result)
+        if program is None:
+            print(safe_text(f"matderiv derive: no self-check program for {result.id}"),
+                  file=sys.stderr)
+            missing += 1
+        else:
+            programs.append(program)
+    sys.stdout.write("\n\n".join(programs))  # generated from parse trees and audited
+    return missing
+
+
+def _print(results, refused, fmt: str, layouts, steps: bool) -> int:
+    """Writes the results; the number of results that could not be written."""
+    if fmt == "numpy":
+        return _print_numpy(results)
     if fmt == "yaml":
         items = []
         for result, extra in results:
@@ -153,7 +183,7 @@ def _print(results, refused, fmt: str, layouts, steps: bool) -> None:
             items.append(data)
         sys.stdout.write(yaml.safe_dump({"identities": items}, sort_keys=False,
                                         allow_unicode=True, width=1000))
-        return
+        return 0
     if fmt == "json":
         out = []
         for result, _ in results:
@@ -166,7 +196,7 @@ def _print(results, refused, fmt: str, layouts, steps: bool) -> None:
             {"id": i, "construct": c, "reason": r} for i, c, r in refused]},
             sys.stdout, indent=1)
         print()
-        return
+        return 0
     for result, _ in results:
         if layouts:
             result.forms = _select(result.forms, layouts)
@@ -175,3 +205,4 @@ def _print(results, refused, fmt: str, layouts, steps: bool) -> None:
             print(result.latex(steps))
         else:
             print("\n".join(safe_text(line, None) for line in result.text(steps).split("\n")))
+    return 0
