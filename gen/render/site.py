@@ -41,7 +41,7 @@ BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
 TAB_LABELS = ("Numerator layout", "Denominator layout")
 VEC_KEYS = ("vec", "vec_denominator")
 HANDWRITTEN_PAGES = ("index.md", "conventions.md", "verify-your-own.md", "how-to-cite.md",
-                     "schema.md", "python-api.md")
+                     "schema.md", "python-api.md", "neural-networks.md")
 JSON_SCHEMA = resources.SCHEMA / "catalog.schema.json"
 
 # Characters that mean something to Markdown, its extensions, HTML or our placeholders.
@@ -470,6 +470,7 @@ def _nav(doc: dict) -> list:
         {"What verified means": "verified.md"},
         {"Identities": [{c["title"]: f"{c['slug']}.md"} for c in doc["categories"]]},
         {"Topics": "topics.md"},
+        {"Neural networks": "neural-networks.md"},
         {"Sources and coverage": "sources.md"},
         {"Errata": "errata.md"},
         {"Use and cite": [
