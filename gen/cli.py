@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import warnings
 from collections import Counter
@@ -15,7 +14,7 @@ from .budget import Budget
 from .build import OUTPUTS, document, load_verified
 from .build import build as build_outputs
 from .coverage import coverage, read_gaps, report
-from .errors import safe_text
+from .errors import json_finite, safe_text
 from .load import gather, ids_in, load_all
 from .resources import CATALOG, DEFAULT_OUT
 from .show import FORMATS as SHOW_FORMATS
@@ -125,7 +124,7 @@ def run_verify(args) -> int:
     counts = Counter(row["status"] for row in rows)
     summary = {"total": len(rows), **{s: counts.get(s, 0) for s in STATUSES}}
     if args.json:
-        json.dump(_finite({"summary": summary, "identities": rows}), sys.stdout, indent=1,
+        json.dump(json_finite({"summary": summary, "identities": rows}), sys.stdout, indent=1,
                   allow_nan=False)
         print()
     else:
@@ -135,18 +134,6 @@ def run_verify(args) -> int:
                 print("\n".join(safe_text(line, None)
                                 for line in explain(ident, verdict).split("\n")))
     return 0 if summary["failed"] == 0 and summary["invalid"] == 0 else 1
-
-
-def _finite(value):
-    """JSON has no inf or NaN: such a number (an error that could not be measured) is
-    written as null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
 
 
 def run_coverage(args) -> int:

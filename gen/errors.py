@@ -7,6 +7,7 @@ cannot drift apart. E1xx schema, E2xx expressions, E3xx shapes make an identity
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MAX_ECHO = 300  # characters of one piece of the user's text quoted in a message
@@ -99,6 +100,18 @@ CODES: dict[str, str] = {
 }
 
 INVALID_PREFIXES = ("E1", "E2", "E3")
+
+
+def json_finite(value):
+    """JSON has no inf or NaN: such a number (an error that could not be measured) is
+    written as null, everywhere a report is printed as JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_finite(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-import math
 import sys
 from pathlib import Path
 
 from .build import CATALOG, document, load_verified
-from .errors import safe_text
+from .errors import json_finite, safe_text
 from .load import ids_in, load_all, read_yaml
 from .verify import problems_of, verify_all
 
@@ -137,20 +136,9 @@ def _print(text: str) -> None:
     sys.stdout.write("\n".join(safe_text(line, MAX_LINE) for line in lines))
 
 
-def _finite(value):
-    """JSON has no inf or NaN: such a number is written as null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _print_json(value: dict, status: int = 0) -> int:
     """Valid JSON on stdout; every non-ASCII and control character escaped."""
-    sys.stdout.write(json.dumps(_finite(value), indent=1, sort_keys=True, allow_nan=False)
+    sys.stdout.write(json.dumps(json_finite(value), indent=1, sort_keys=True, allow_nan=False)
                      + "\n")
     return status
 
