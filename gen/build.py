@@ -81,9 +81,10 @@ def check_output_folder(out: Path) -> None:
 
 
 def _is_cache(path: Path) -> bool:
-    """build/cache as `make` leaves it: a folder holding only matderiv's verdicts."""
+    """build/cache as `make` leaves it: a folder holding only matderiv's verdicts and
+    derivations."""
     return path.name == "cache" and path.is_dir() and not path.is_symlink() and all(
-        p.name == "verdicts" and p.is_dir() for p in path.iterdir())
+        p.name in ("verdicts", "derivations") and p.is_dir() for p in path.iterdir())
 
 
 def _cache_entry(out: Path) -> str | None:

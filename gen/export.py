@@ -39,11 +39,19 @@ def read_references(path) -> dict:
 
 
 def catalog_document(identities, verdicts, release: dict, references: dict,
-                     gaps: list | None = None) -> dict:
-    records = []
-    for ident, verdict in zip(identities, verdicts):
-        if verdict.status in ("verified", "refuted"):
-            records.append(record(prepare(ident), verdict, release, references))
+                     gaps: list | None = None, derivations: list | None = None) -> dict:
+    """`derivations`: the machine derivation of each identity (gen/symbolic/catalog.py
+    derive_all, in the order of `identities`); derived here when not given."""
+    from .symbolic.catalog import derive_all
+
+    kept = [(i, v) for i, v in zip(identities, verdicts) if v.status in ("verified", "refuted")]
+    if derivations is None:
+        derivations = derive_all([i for i, _ in kept])
+    else:
+        derivations = [d for d, v in zip(derivations, verdicts)
+                       if v.status in ("verified", "refuted")]
+    records = [record(prepare(ident), verdict, release, references, derivation)
+               for (ident, verdict), derivation in zip(kept, derivations)]
     order = {slug: i for i, slug in enumerate(CATEGORIES)}
     records.sort(key=lambda r: order[r["category"]])  # stable: file order within
     doc = {
@@ -78,8 +86,14 @@ def category_info(slug: str) -> dict:
     }
 
 
-def record(prep: Prepared, verdict, release: dict, references: dict) -> dict:
+def record(prep: Prepared, verdict, release: dict, references: dict,
+           derivation: dict | None = None) -> dict:
+    from .symbolic.catalog import agreement, derive_one
+
     ident = prep.identity
+    if derivation is None:
+        derivation = derive_one((ident.id, ident.title, dict(ident.symbols), ident.of,
+                                 ident.wrt))
     env = ShapeEnv(prep.decls, ident.wrt)
     printer = Printer(prep.decls, lambda node: infer(node, env))
     of_tex, wrt_tex = printer(prep.of), printer(E.Sym(ident.wrt))
@@ -106,6 +120,7 @@ def record(prep: Prepared, verdict, release: dict, references: dict) -> dict:
         "permalink": f"{release['site_url']}{prep.category}/#{ident.id}",
         "verification": verification_info(verdict, release),
         "snippet": snippet(prep),
+        "derivation": {**derivation, "agrees": agreement(derivation, verdict)},
     }
 
 

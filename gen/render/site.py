@@ -28,6 +28,8 @@ from matderiv import resources
 from matderiv.cite import bibtex
 from matderiv.errors import CODES, INVALID_PREFIXES
 from matderiv.limits import limits_markdown
+from matderiv.render.derivation import card_html as derivation_card
+from matderiv.render.derivation import fragments as derivation_fragments
 from matderiv.render.verified import facts as verified_facts
 from matderiv.schema import reference_markdown
 
@@ -328,6 +330,7 @@ def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = No
                      for s in rec.get("see_also", [])],
         "verification": _verification_view(rec),
         "snippet": fenced(rec["snippet"], "python") if rec.get("snippet") else None,
+        "derivation": derivation_card(rec),
     }
 
 
@@ -631,7 +634,8 @@ def downloads(doc: dict) -> dict[str, str]:
     """Files offered for download at the top of the site: the catalog, its schema, the
     BibTeX; made from the same document as the pages so they always agree."""
     return {"catalog.json": catalog_json(doc), "matderiv.bib": bibtex(doc),
-            "catalog.schema.json": JSON_SCHEMA.read_text(encoding="utf-8")}
+            "catalog.schema.json": JSON_SCHEMA.read_text(encoding="utf-8"),
+            **derivation_fragments(doc)}  # loaded by a card when opened
 
 
 def build_site(doc: dict, out_dir: Path) -> None:
