@@ -3,7 +3,15 @@ derived from `of`, `wrt` and `symbols` alone, how many of those the verifier acc
 many are refused and why; readability (parse-tree nodes of the derived form against the
 catalog's hand-written form of the same layout); the time per derivation.
 
-    python -m matderiv.symbolic.bench [--jobs N] [--no-verify] [--show-refused] [--worst K]
+In the same run, on the same expressions, SymPy's `MatrixSymbol.diff` (through the bridge
+of gen/opinion.py, at the verifier's first sizes): derived (an answer, right or wrong),
+correct (its closed form, evaluated at a random point, agrees with the numerical
+derivative: the judge of gen/opinion.py), readability (nodes of SymPy's expression tree
+against the catalog's hand-written form; SymPy has no layouts, so the form compared is the
+denominator layout, else the numerator one, else vec) and the time of `diff` alone.
+Both are then printed side by side per category.
+
+    python -m matderiv.symbolic.bench [--jobs N] [--no-verify] [--no-sympy] [--worst K]
 
 Prints figures; asserts nothing.
 """
@@ -37,7 +45,78 @@ def catalog_identities(folder: Path = ROOT / "catalog"):
     return out
 
 
-def _one(ident, verify: bool) -> dict:
+def _sympy(prep) -> dict:
+    """SymPy's MatrixSymbol.diff on the same expression: status derived / refused, correct,
+    nodes of its answer, the time of diff alone."""
+    import warnings
+
+    import numpy as np
+    import sympy
+
+    from .. import numeric
+    from ..opinion import (
+        CPU_SECONDS,
+        Unsupported,
+        _Builder,
+        _cpu_deadline,
+        _evaluate,
+        _reference,
+    )
+    from ..verify import seed_of, size_assignments
+
+    row = {"status": "refused", "correct": False, "judged": False, "nodes": None,
+           "seconds": None, "reason": ""}
+    if any(d.depends_on or d.kind == "function" for d in prep.decls.values()):
+        row["reason"] = "dependent symbols or unknown functions"
+        return row
+    try:
+        sizes = {k: max(v, 3) for k, v in size_assignments(prep)[0].items()}
+        with _cpu_deadline(4 * CPU_SECONDS), warnings.catch_warnings(), \
+                np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            builder = _Builder(prep, sizes)
+            of = builder.scalar_or_matrix(prep.of)
+            started = time.perf_counter()
+            result = of.diff(builder.symbols[prep.identity.wrt])
+            row["seconds"] = time.perf_counter() - started
+            row["status"] = "derived"
+            row["nodes"] = sum(1 for _ in sympy.preorder_traversal(result))
+            rng = np.random.default_rng(seed_of(prep.identity))
+            values = {n: numeric.matrix(rng, *builder.shape(n), d.props)
+                      for n, d in prep.decls.items()}
+            explicit = _evaluate(result, builder, values)
+            reference = _reference(prep, values, sizes)
+            row["judged"] = explicit is not None and explicit.size == reference.size
+            row["correct"] = bool(row["judged"] and numeric.relative_error(
+                explicit.reshape(reference.shape), reference) < 1e-6)
+    except Unsupported as exc:
+        row["reason"] = f"no rule for {exc}"
+    except TimeoutError:
+        row["reason"] = "no answer in time"
+    except Exception as exc:  # noqa: BLE001 - SymPy's failures are data here
+        if row["status"] == "refused":
+            row["reason"] = f"{type(exc).__name__}"
+    return row
+
+
+def _catalog_nodes(prep) -> int | None:
+    for name in ("denominator", "numerator", "vec"):
+        form = prep.forms.get(name)
+        if form is not None and form.given:
+            return count(form.tree)
+    return None
+
+
+def _one(ident, verify: bool, sympy_too: bool = True) -> dict:
+    row = _matderiv_one(ident, verify)
+    if sympy_too:
+        prep = prepare(ident)
+        row["sympy"] = _sympy(prep)
+        row["sympy"]["catalog_nodes"] = _catalog_nodes(prep)
+    return row
+
+
+def _matderiv_one(ident, verify: bool) -> dict:
     row = {"id": ident.id, "category": "", "status": "refused", "reason": "", "ratios": {},
            "seconds": None}
     prep = prepare(ident)
@@ -75,11 +154,63 @@ def _work(args):
     return _one(*args)
 
 
-def run(jobs: int = 0, verify: bool = True) -> list[dict]:
+def run(jobs: int = 0, verify: bool = True, sympy_too: bool = True) -> list[dict]:
     identities = catalog_identities()
     jobs = jobs or os.cpu_count() or 1
     with ProcessPoolExecutor(jobs) as pool:
-        return list(pool.map(_work, [(i, verify) for i in identities], chunksize=4))
+        return list(pool.map(_work, [(i, verify, sympy_too) for i in identities],
+                             chunksize=4))
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f}%" if whole else "    - "
+
+
+def _ms(seconds: list) -> tuple[str, str]:
+    if not seconds:
+        return "     -", "     -"
+    ms = sorted(s * 1000 for s in seconds)
+    return f"{statistics.median(ms):6.1f}", f"{ms[-1]:6.0f}"
+
+
+def side_by_side(rows: list[dict]) -> str:
+    """Per category, matderiv and SymPy: share derived, share correct, readability (share
+    of answers with no more nodes than the catalog's form), median and worst time (ms)."""
+    by_cat: dict = defaultdict(list)
+    for row in rows:
+        by_cat[row["category"]].append(row)
+    head = (f"{'category':20} {'n':>4} | {'matderiv: derived':>17} {'correct':>7} "
+            f"{'readable':>8} {'median':>6} {'worst':>6} | {'SymPy: derived':>14} "
+            f"{'correct':>7} {'unjudged':>8} {'readable':>8} {'median':>6} {'worst':>6}")
+    lines = ["matderiv derive and SymPy MatrixSymbol.diff, same expressions, same run "
+             "(times in ms; correct: verified for matderiv, the numeric judge for SymPy)",
+             head]
+    for cat in sorted(by_cat) + ["all"]:
+        group = rows if cat == "all" else by_cat[cat]
+        n = len(group)
+        ours = [r for r in group if r["status"] != "refused"]
+        right = [r for r in group if r["status"] == "verified"]
+        pairs = [p for r in group for k, p in r["ratios"].items() if k in LAYOUTS]
+        readable = sum(1 for a, b in pairs if a <= b)
+        med, worst = _ms([r["seconds"] for r in group if r["seconds"] is not None])
+        theirs = [r["sympy"] for r in group if "sympy" in r]
+        s_derived = [t for t in theirs if t["status"] == "derived"]
+        s_right = [t for t in s_derived if t["correct"]]
+        s_unjudged = [t for t in s_derived if not t["judged"]]
+        s_pairs = [(t["nodes"], t["catalog_nodes"]) for t in s_right if t["catalog_nodes"]]
+        s_readable = sum(1 for a, b in s_pairs if a <= b)
+        s_med, s_worst = _ms([t["seconds"] for t in s_derived])
+        lines.append(
+            f"{cat:20} {n:4} | {_share(len(ours), n):>17} {_share(len(right), n):>7} "
+            f"{_share(readable, len(pairs)):>8} {med:>6} {worst:>6} | "
+            f"{_share(len(s_derived), n):>14} {_share(len(s_right), n):>7} "
+            f"{_share(len(s_unjudged), n):>8} "
+            f"{_share(s_readable, len(s_pairs)):>8} {s_med:>6} {s_worst:>6}")
+    lines.append("readable: share of layout forms (SymPy: of its correct answers) with no more "
+                 "parse-tree nodes than the catalog's hand-written form; SymPy's nodes are "
+                 "those of its own expression tree; unjudged: SymPy answered, but in a shape "
+                 "the judge cannot compare (its tensor results), counted as not correct")
+    return "\n".join(lines)
 
 
 def timing(identities, repeat: int = 3) -> list[float]:
@@ -159,12 +290,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m matderiv.symbolic.bench")
     parser.add_argument("--jobs", type=int, default=0)
     parser.add_argument("--no-verify", action="store_true")
+    parser.add_argument("--no-sympy", action="store_true", help="matderiv alone")
     parser.add_argument("--quiet", action="store_true", help="figures only")
     parser.add_argument("--worst", type=int, default=15)
     args = parser.parse_args(argv)
-    rows = run(args.jobs, not args.no_verify)
+    rows = run(args.jobs, not args.no_verify, not args.no_sympy)
     times = timing(catalog_identities())
     print(report(rows, times, not args.quiet, args.worst))
+    if not args.no_sympy:
+        print()
+        print(side_by_side(rows))
     return 0
 
 
