@@ -38,7 +38,7 @@ class Budget:
 
     cpu_seconds: int = 20
     memory_mb: int = 2048
-    wall_seconds: int = 60
+    wall_seconds: int = 180  # well above the CPU budget: a busy machine must not decide
 
 
 NUMERIC_FACTOR = 50  # NumPy's float arithmetic is so much cheaper than exact duals
@@ -187,10 +187,20 @@ def _out_of_memory(exc: BaseException | None) -> bool:
     return False
 
 
+def _address_space() -> int:
+    """The worker's address space when it starts (the interpreter and the libraries
+    already loaded, inherited from the parent)."""
+    try:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[0]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _child(function, item, budget: Budget, send) -> None:
     """Inside the worker: set the limits, compute, send the result or the reason."""
     resource.setrlimit(resource.RLIMIT_CPU, (budget.cpu_seconds, budget.cpu_seconds + 1))
-    memory = budget.memory_mb * 2**20
+    memory = _address_space() + budget.memory_mb * 2**20  # the budget is what it may add
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     try:
         send.send(("ok", function(item)))

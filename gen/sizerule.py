@@ -309,18 +309,23 @@ def number_assignments(names: list[str], bound: Bound, numbers: dict[str, int],
     """Extra numeric assignments for sizes used as numbers: enough distinct values of each
     (more than the number of times it enters, at least three, at most MAX_SIZE_VALUES),
     drawn per identity from a range wide enough that a polynomial in n chosen to vanish on
-    the tried values cannot guess them; both parities."""
+    the tried values cannot guess them; both parities. The other names keep small distinct
+    values, so the extra checks stay cheap."""
     if not numbers:
         return []
     rng = random.Random(seed ^ 0x5EED)
     count = min(max(3, max(numbers.values()) + 2), MAX_SIZE_VALUES)
     base = min(max(bound.bound, NUMERIC_FLOOR), HEURISTIC_NUMERIC_CAP)
-    pool = [v for v in range(base, base + 4 * count + 2 * len(names)) if v not in avoid]
+    varied = [n for n in names if n in numbers]
+    fixed = [n for n in names if n not in numbers]
+    pool = [v for v in range(base, base + 3 * count + 2 * len(varied)) if v not in avoid]
     out = []
     for index in range(count):
         parity = [v for v in pool if v % 2 == index % 2]
-        values = rng.sample(parity if len(parity) >= len(names) else pool, len(names))
-        out.append(dict(zip(names, values)))
+        values = rng.sample(parity if len(parity) >= len(varied) else pool, len(varied))
+        rest = [v for v in range(2, 2 + len(fixed) + len(values) + len(avoid) + 1)
+                if v not in values and v not in avoid][:len(fixed)]
+        out.append(dict(sorted({**dict(zip(varied, values)), **dict(zip(fixed, rest))}.items())))
     return out
 
 

@@ -44,14 +44,16 @@ def test_many_size_names_are_refused(tmp_path):
 
 
 def test_a_worker_over_budget_leaves_the_others_alone(tmp_path):
-    path = write(tmp_path, dump(TRUE))
-    code, out, err = run_main("verify", str(path), "--json", "--no-cache", "--memory-mb", "1")
-    report = json.loads(out)
-    (row,) = report["identities"]
-    assert row["status"] == "invalid" and row["problems"][0]["code"] == "E211", row
-    assert "memory" in row["message"]
-    code, report = verify_json(path)
-    assert report["identities"][0]["status"] == "verified"
+    """The derivative of a 40 × 40 matrix by itself has 1600 × 1600 exact entries: far more
+    than 20 MB more than the worker starts with."""
+    big = identity("big", {"X": "matrix 40 40"}, "X", "X", {}, "dX")
+    path = write(tmp_path, dump(big, TRUE))
+    code, out, err = run_main("verify", str(path), "--json", "--no-cache", "--memory-mb", "20",
+                              "--jobs", "2")
+    rows = {r["id"]: r for r in json.loads(out)["identities"]}
+    assert rows["big"]["status"] == "invalid", rows["big"]
+    assert rows["big"]["problems"][0]["code"] == "E211" and "memory" in rows["big"]["message"]
+    assert rows["fine"]["status"] == "verified" and code == 1
 
 
 def _crash(item):
