@@ -318,7 +318,7 @@ def number_assignments(names: list[str], bound: Bound, numbers: dict[str, int],
     base = min(max(bound.bound, NUMERIC_FLOOR), HEURISTIC_NUMERIC_CAP)
     varied = [n for n in names if n in numbers]
     fixed = [n for n in names if n not in numbers]
-    pool = [v for v in range(base, base + 3 * count + 2 * len(varied)) if v not in avoid]
+    pool = [v for v in range(base, base + 2 * count + 2 * len(varied)) if v not in avoid]
     out = []
     for index in range(count):
         parity = [v for v in pool if v % 2 == index % 2]
