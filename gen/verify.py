@@ -667,16 +667,24 @@ def _read_cache(folder: Path, key: str, ident: Identity) -> Verdict | None:
     """A cached verdict, or None for anything that is not exactly what _write_cache wrote
     for this identity: a regular file, not a link, small, its key inside matching its
     name, every field of the right type. A malformed or planted entry is a miss."""
-    path = folder / key[:2] / f"{key}.json"
+    data = read_cache_entry(folder / key[:2] / f"{key}.json")
+    try:
+        return _valid_verdict(data, key, ident)
+    except (ValueError, TypeError):
+        return None
+
+
+def read_cache_entry(path: Path):
+    """The JSON of a cache entry, or None: only a small regular file, never through a link,
+    and nothing that does not parse (the derivation cache reads its entries this way too)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 return None
             raw = handle.read(CACHE_MAX_BYTES + 1)
-        data = json.loads(raw) if len(raw) <= CACHE_MAX_BYTES else None
-        return _valid_verdict(data, key, ident)
-    except (OSError, ValueError, TypeError, RecursionError):
+        return json.loads(raw) if len(raw) <= CACHE_MAX_BYTES else None
+    except (OSError, ValueError, RecursionError):
         return None
 
 

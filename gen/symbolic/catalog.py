@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 from pathlib import Path
 
 from ..latex import Printer
+from ..verify import read_cache_entry
 from .api import LAYOUT_ORDER, derive
 from .core import Refused
 
-CACHE_MAX_BYTES = 1 << 20
 GIVEN_TO_DERIVED = {"numerator": "numerator", "denominator": "denominator", "vec": "vec",
                     "vec_denominator": "vec", "differential": "differential"}
 
@@ -95,15 +94,10 @@ def _valid(data, key: str) -> dict | None:
 
 
 def _read(folder: Path, key: str) -> dict | None:
-    path = folder / key[:2] / f"{key}.json"
+    data = read_cache_entry(folder / key[:2] / f"{key}.json")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                return None
-            raw = handle.read(CACHE_MAX_BYTES + 1)
-        return _valid(json.loads(raw), key) if len(raw) <= CACHE_MAX_BYTES else None
-    except (OSError, ValueError, TypeError, RecursionError):
+        return _valid(data, key) if data is not None else None
+    except (ValueError, TypeError):
         return None
 
 
