@@ -130,3 +130,17 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 120,
     full_env.update(env or {})
     return subprocess.run([str(MATDERIV), *map(str, args)], capture_output=True, text=True,
                           env=full_env, timeout=timeout, cwd=cwd or ROOT)
+
+
+def run_derive(argv, capsys) -> tuple[int, str, str]:
+    """`matderiv derive ARGV` in-process, through the derive command's own parser."""
+    import argparse
+
+    from matderiv.symbolic.command import add_parser
+
+    parser = argparse.ArgumentParser(prog="matderiv")
+    add_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    code = args.run(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err

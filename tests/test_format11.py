@@ -4,11 +4,11 @@ variables at once."""
 
 from __future__ import annotations
 
-import argparse
 import textwrap
 
 import pytest
 import yaml
+from conftest import run_derive as _run
 from matderiv import expr as E
 from matderiv import shapes as S
 from matderiv.errors import CatalogError
@@ -18,7 +18,6 @@ from matderiv.load import Identity
 from matderiv.sizerule import size_number_degrees
 from matderiv.snippet import snippet
 from matderiv.symbolic import derive
-from matderiv.symbolic.command import add_parser
 from matderiv.symbolic.core import Refused
 from matderiv.verify import verify_identity
 
@@ -262,15 +261,6 @@ def test_wrong_rule_variants_are_rejected():
     assert verdict(of, wrt, symbols, denominator="exp(-hadamard(X, X))").status == "failed"
     of, wrt, symbols = DERIVE["broadcast"]
     assert verdict(of, wrt, symbols, denominator="G.T*ones(m)/m").status == "failed"
-
-
-def _run(argv, capsys):
-    parser = argparse.ArgumentParser(prog="matderiv")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.run(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_derive_several_variables_from_the_command_line(capsys):

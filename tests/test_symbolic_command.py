@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import textwrap
 
 import yaml
+from conftest import run_derive as _run
 from matderiv.load import load_file
 from matderiv.symbolic import derive
-from matderiv.symbolic.command import add_parser
 from matderiv.verify import verify_identity
-
-
-def _run(argv, capsys):
-    parser = argparse.ArgumentParser(prog="matderiv")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.run(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
 
 FILE = textwrap.dedent("""\
     identities:

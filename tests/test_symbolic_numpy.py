@@ -3,25 +3,15 @@ same generator as `matderiv show --format numpy` (gen/snippet.py)."""
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import textwrap
 
+from conftest import run_derive as _run
 from matderiv.forms import prepare
 from matderiv.snippet import snippet
 from matderiv.symbolic import derive
 from matderiv.symbolic.api import identity_of
-from matderiv.symbolic.command import add_parser
-
-
-def _run(argv, capsys):
-    parser = argparse.ArgumentParser(prog="matderiv")
-    add_parser(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(argv)
-    code = args.run(args)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _python(program: str) -> subprocess.CompletedProcess:
