@@ -322,6 +322,15 @@ def _check_exponent(power, conv):
         conv.fail("E206", detail="powers of powers of powers are not allowed")
 
 
+def literal_value(node) -> Fraction | None:
+    """The value of a number literal, or of a negated one; None for anything else."""
+    if isinstance(node, Num):
+        return node.value
+    if isinstance(node, Neg) and isinstance(node.arg, Num):
+        return -node.arg.value
+    return None
+
+
 def _constant(node):
     """The value of a symbol-free + - * / expression of numbers, else None."""
     if isinstance(node, Num):

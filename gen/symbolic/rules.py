@@ -225,20 +225,12 @@ def _quotient(ctx, node, d):
     return sub(first, div(mul(node.left, bottom), power(node.right, 2)))
 
 
-def _constant(node):
-    if isinstance(node, E.Num):
-        return node.value
-    if isinstance(node, E.Neg) and isinstance(node.arg, E.Num):
-        return -node.arg.value
-    return None
-
-
 def _scalar_power(ctx, node, d):
     base, exponent = node.left, node.right
     du, dv = d(base), d(exponent)
     out = None
     if du is not None:
-        k = _constant(exponent)
+        k = E.literal_value(exponent)
         if k is not None and isinstance(base, E.Call) and base.fn == "norm":
             inner = _inner(ctx, base.args[0], d(base.args[0]))
             lead = num(k) if k != 1 else None

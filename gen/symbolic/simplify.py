@@ -199,14 +199,14 @@ def factor(ctx: Ctx, node) -> Prod:
                 return Prod(ONE, ((node, ONE),), ()) if scalar else Prod(ONE, (), (node,))
             return Prod(p.coef / q.coef, mono_mul(p.mono, q.mono, -ONE), p.chain)
         if op == "**" and not scalar:
-            k = _number(node.right)
+            k = E.literal_value(node.right)
             p = factor(ctx, node.left)
             if k is not None and k.denominator == 1 and len(p.chain) == 1 and (
                     p.coef != 1 or p.mono):
                 return Prod(p.coef ** int(k), mono_mul((), p.mono, k),
                             (E.Bin("**", p.chain[0], node.right),))
         if op == "**" and scalar:
-            k = _number(node.right)
+            k = E.literal_value(node.right)
             if k is not None:
                 p = factor(ctx, node.left)
                 if not p.chain and (k.denominator == 1 or p.coef > 0):
@@ -265,14 +265,6 @@ def _sums_to_one(node) -> bool:
     return pair == {"ones", "softmax"}
 
 
-def _number(node):
-    if isinstance(node, E.Num):
-        return node.value
-    if isinstance(node, E.Neg) and isinstance(node.arg, E.Num):
-        return -node.arg.value
-    return None
-
-
 # ---------------------------------------------------------------- chains
 
 
@@ -286,7 +278,7 @@ def _power(ctx: Ctx, node):
         base, k, t = _power(ctx, node.args[0])
         return base, -k, t
     if isinstance(node, E.Bin) and node.op == "**":
-        k = _number(node.right)
+        k = E.literal_value(node.right)
         if k is not None and k.denominator == 1:
             base, j, t = _power(ctx, node.left)
             return base, j * int(k), t
