@@ -317,21 +317,7 @@ def normalize(ctx: Ctx, p: Prod) -> Prod:
         return p
     first_shape = ctx.shape(chain[0])
     chain = _split_inverses(ctx, chain)
-    out: list = []  # (base, k) or (node, None)
-    for f in chain:
-        if is_identity(f):
-            continue
-        if _square(ctx, f):
-            base, k, t = _power(ctx, f)
-            if out and out[-1][1] is not None and out[-1][0] == base and out[-1][2] == t:
-                k2 = out[-1][1] + k
-                out.pop()
-                if k2 != 0:
-                    out.append((base, k2, t))
-                continue
-            out.append((base, k, t))
-        else:
-            out.append((f, None, None))
+    out = _merge_powers(ctx, chain)
     factors = [f if k is None else _from_power(ctx, f, k, t) for f, k, t in out]
     factors, extra = _rewrite(ctx, factors)
     coef, mono = coef * extra.coef, mono_mul(mono, extra.mono)
@@ -365,22 +351,26 @@ def _split_inverses(ctx: Ctx, chain: list) -> list:
 
 
 def _merged_length(ctx, chain) -> int:
-    bases: list = []
+    return len(_merge_powers(ctx, chain))
+
+
+def _merge_powers(ctx, chain) -> list:
+    """(base, k, transposed) for runs of powers of one square base (k summed, dropped at
+    0), (factor, None, None) for the rest; identities left out."""
+    out: list = []
     for f in chain:
         if is_identity(f):
             continue
-        if _square(ctx, f):
-            base, k, t = _power(ctx, f)
-            if bases and bases[-1][1] is not None and bases[-1][0] == base and bases[-1][2] == t:
-                k2 = bases[-1][1] + k
-                bases.pop()
-                if k2:
-                    bases.append((base, k2, t))
+        if not _square(ctx, f):
+            out.append((f, None, None))
+            continue
+        base, k, t = _power(ctx, f)
+        if out and out[-1][1] is not None and out[-1][0] == base and out[-1][2] == t:
+            k += out.pop()[1]
+            if k == 0:
                 continue
-            bases.append((base, k, t))
-        else:
-            bases.append((f, None, None))
-    return len(bases)
+        out.append((base, k, t))
+    return out
 
 
 def _rewrite(ctx: Ctx, factors: list):
