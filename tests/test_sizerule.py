@@ -119,7 +119,7 @@ def test_names_never_take_a_literal_size():
     assert 3 not in numeric_assignment(["n"], B, [small, large], 1, frozenset({6, 7})).values()
 
 
-def test_a_transpose_lost_where_n_would_equal_a_literal_size_fails(tmp_path):
+def test_a_size_name_is_never_checked_at_a_literal_size_of_the_identity(tmp_path):
     """A is n × 3: with n = 3 the wrong form A.T would have the right shape."""
     symbols = {"A": "matrix n 3", "x": "vector 3", "y": "vector n"}
     row = verify_one(tmp_path, identity("lit", symbols, "y.T*A*x", "A",
