@@ -51,8 +51,8 @@ test: $(STAMP) deps-apt $(NODE_STAMP) lint
 	$(BIN)/pytest -n 2 -q
 
 bench: $(STAMP) deps-apt $(NODE_STAMP)
-	$(BIN)/python -m matderiv.bench
-	$(BIN)/python -m matderiv.bench_site
+	$(BIN)/python -m matderiv.commands.bench
+	$(BIN)/python -m matderiv.commands.bench_site
 	$(BIN)/python -m matderiv.symbolic.bench
 
 clean:

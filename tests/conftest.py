@@ -45,7 +45,7 @@ def _private_cache(monkeypatch, cache_root):
 @pytest.fixture(scope="session")
 def catalog_doc(cache_root):
     """The real catalog document, verified once per test session into the test cache."""
-    from matderiv.build import document, load_verified
+    from matderiv.pipeline.build import document, load_verified
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MATDERIV_CACHE", str(cache_root))
@@ -88,7 +88,7 @@ def write(folder: Path, content: str | dict, name: str = "ids.yaml") -> Path:
 
 def run_main(*args: str) -> tuple[int, str, str]:
     """`matderiv ...` in this process: (exit code, stdout, stderr)."""
-    from matderiv.cli import main
+    from matderiv.commands.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -136,7 +136,7 @@ def run_derive(argv, capsys) -> tuple[int, str, str]:
     """`matderiv derive ARGV` in-process, through the derive command's own parser."""
     import argparse
 
-    from matderiv.symbolic.command import add_parser
+    from matderiv.commands.derive import add_parser
 
     parser = argparse.ArgumentParser(prog="matderiv")
     add_parser(parser.add_subparsers(dest="command"))

@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 
 from conftest import dump, identity, run_main, verify_json, write
-from matderiv.budget import Budget, polynomial_degree, run_in_workers
-from matderiv.expr import Context, parse
+from matderiv.check.budget import Budget, polynomial_degree, run_in_workers
+from matderiv.lang.expr import Context, parse
 
 TRUE = identity("fine", {"x": "vector n", "A": "matrix n n"}, "x.T*A*x", "x",
                 {"denominator": "(A + A.T)*x"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-import matderiv.build as B
+import matderiv.pipeline.build as B
 import pytest
 from conftest import run_main
 

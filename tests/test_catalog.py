@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from matderiv.build import CATALOG, document
-from matderiv.coverage import coverage, read_gaps
-from matderiv.load import load_all
-from matderiv.schema import CATEGORIES, TENSOR_CATEGORIES
-from matderiv.verify import problems_of, verify_all
+from matderiv.catalog.load import load_all
+from matderiv.catalog.schema import CATEGORIES, TENSOR_CATEGORIES
+from matderiv.check.verify import problems_of, verify_all
+from matderiv.pipeline.build import CATALOG, document
+from matderiv.publish.coverage import coverage, read_gaps
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 import yaml
 from conftest import ROOT
-from matderiv.build import build
-from matderiv.cite import bibtex, identity_entry
+from matderiv.pipeline.build import build
+from matderiv.publish.cite import bibtex, identity_entry
 
 ENTRY = re.compile(r"@(\w+)\{([^,\s]+),")
 

@@ -1,13 +1,13 @@
 """The machine derivation of each identity in the catalog document (gen/symbolic/catalog.py,
-gen/export.py): derived forms, steps, agreement with the given forms; derived once and
+gen/publish/export.py): derived forms, steps, agreement with the given forms; derived once and
 cached by content."""
 
 from __future__ import annotations
 
 import json
 
+from matderiv.check.verify import Verdict
 from matderiv.symbolic import catalog as C
-from matderiv.verify import Verdict
 
 REQUEST = ("quad", "Quadratic form", {"x": "vector n", "A": "matrix n n"}, "x.T*A*x", "x")
 

@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 from gmpy2 import mpq
-from matderiv import derive as D
-from matderiv.evaluate import DomainError
+from matderiv.check import exact as D
+from matderiv.check.evaluate import DomainError
 
 
 def dual(v, *d):

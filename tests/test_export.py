@@ -9,8 +9,8 @@ import re
 
 import pytest
 from conftest import ROOT
-from matderiv.build import build
-from matderiv.cli import main
+from matderiv.commands.cli import main
+from matderiv.pipeline.build import build
 
 SCHEMA = ROOT / "schema" / "catalog.schema.json"
 
@@ -83,8 +83,8 @@ def test_validator_catches_problems():
 
 def test_schema_requires_the_guarantee_of_a_verified_record():
     """A verified record says proved or checked; a refuted one has no guarantee."""
-    from matderiv.export import verification_info
-    from matderiv.verify import Verdict
+    from matderiv.check.verify import Verdict
+    from matderiv.publish.export import verification_info
 
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     release = {"version": "1", "date": "2026-01-01", "site_url": "https://x.org/"}
@@ -165,9 +165,9 @@ def test_show_resolves_alias(catalog_doc, capsys, monkeypatch, tmp_path):
     target = catalog_doc["identities"][0]["id"]
     aliases = tmp_path / "aliases.txt"
     aliases.write_text(f"# test\nold-name-of-it {target}\n", encoding="utf-8")
-    monkeypatch.setattr("matderiv.released.ALIASES", aliases)
-    monkeypatch.setattr("matderiv.released.read_aliases.__defaults__", (aliases,))
-    monkeypatch.setattr("matderiv.released.document_aliases.__defaults__", (aliases,))
+    monkeypatch.setattr("matderiv.catalog.released.ALIASES", aliases)
+    monkeypatch.setattr("matderiv.catalog.released.read_aliases.__defaults__", (aliases,))
+    monkeypatch.setattr("matderiv.catalog.released.document_aliases.__defaults__", (aliases,))
     assert main(["show", "old-name-of-it"]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"`old-name-of-it` was renamed: it is now `{target}`")

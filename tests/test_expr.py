@@ -13,8 +13,8 @@ import sympy
 import sympy.parsing.sympy_parser as sympy_parser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matderiv import expr as E
 from matderiv.errors import CatalogError
+from matderiv.lang import expr as E
 
 NODE_TYPES = (E.Num, E.Sym, E.Differential, E.Size, E.Neg, E.Bin, E.Transpose, E.Call,
               E.Apply, E.DiffOf)

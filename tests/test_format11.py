@@ -9,17 +9,17 @@ import textwrap
 import pytest
 import yaml
 from conftest import run_derive as _run
-from matderiv import expr as E
-from matderiv import shapes as S
+from matderiv.catalog.load import Identity
+from matderiv.check.sizerule import size_number_degrees
+from matderiv.check.verify import verify_identity
 from matderiv.errors import CatalogError
-from matderiv.forms import prepare
-from matderiv.latex import Printer
-from matderiv.load import Identity
-from matderiv.sizerule import size_number_degrees
-from matderiv.snippet import snippet
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.lang.forms import prepare
+from matderiv.lang.latex import Printer
+from matderiv.publish.snippet import snippet
 from matderiv.symbolic import derive
 from matderiv.symbolic.core import Refused
-from matderiv.verify import verify_identity
 
 
 def _ident(of, wrt, symbols, derivative=None, differential=None, id_="t"):
@@ -180,7 +180,7 @@ def test_symbol_named_like_a_new_function_keeps_its_meaning():
 def test_size_used_as_a_number_is_counted():
     prep = prepare(_ident("mean(X*A) + n*tr(X*A)", "X", {"X": "matrix m n", "A": "matrix n m"},
                           {"denominator": "A.T"}))
-    from matderiv.sizerule import shape_function
+    from matderiv.check.sizerule import shape_function
 
     found = size_number_degrees([prep.of], shape_function(prep))
     assert set(found) == {"m", "n"}

@@ -4,9 +4,9 @@ through the tree, and every one of them is verified like a given form."""
 from __future__ import annotations
 
 import pytest
-from matderiv.forms import prepare
-from matderiv.load import Identity
-from matderiv.verify import verify_identity
+from matderiv.catalog.load import Identity
+from matderiv.check.verify import verify_identity
+from matderiv.lang.forms import prepare
 
 
 def _ident(of, symbols, wrt, differential=None, **derivative):

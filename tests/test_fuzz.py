@@ -1,5 +1,5 @@
 """No traceback for any input: hypothesis writes YAML documents and expressions, and
-`matderiv verify --json` (run in-process through matderiv.cli.main) must exit 0 or 1, print
+`matderiv verify --json` (run in-process through matderiv.commands.cli.main) must exit 0 or 1, print
 valid JSON and never a traceback, whatever it is given."""
 
 from __future__ import annotations

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from matderiv.forms import prepare
-from matderiv.latex import Printer, symbol
-from matderiv.load import Identity
-from matderiv.shapes import ShapeEnv, infer
+from matderiv.catalog.load import Identity
+from matderiv.lang.forms import prepare
+from matderiv.lang.latex import Printer, symbol
+from matderiv.lang.shapes import ShapeEnv, infer
 
 
 def _ident(of, symbols, wrt="X", **derivative):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from conftest import write
-from matderiv import load as L
-from matderiv.schema import IDENTITY_KEYS
+from matderiv.catalog import load as L
+from matderiv.catalog.schema import IDENTITY_KEYS
 
 FULL = """\
 identities:

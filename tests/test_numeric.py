@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matderiv import numeric as N
+from matderiv.check import numeric as N
 
 
 @pytest.mark.parametrize("props", [

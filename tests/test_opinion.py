@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from matderiv.forms import prepare
-from matderiv.load import Identity
-from matderiv.opinion import opinion
-from matderiv.verify import verify_identity
+from matderiv.catalog.load import Identity
+from matderiv.check.opinion import opinion
+from matderiv.check.verify import verify_identity
+from matderiv.lang.forms import prepare
 
 
 def _ident(of, symbols, wrt, **derivative):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import ROOT
-from matderiv.released import (
+from matderiv.catalog.released import (
     document_aliases,
     problems,
     read_aliases,
@@ -12,7 +12,7 @@ from matderiv.released import (
     resolve,
     write_released,
 )
-from matderiv.schema import ID_PATTERN
+from matderiv.catalog.schema import ID_PATTERN
 
 RELEASED = ROOT / "catalog" / "released-ids.txt"
 ALIASES = ROOT / "catalog" / "aliases.txt"

@@ -4,9 +4,9 @@ byte-identity is tested by their renderers' tests.)"""
 
 from __future__ import annotations
 
-import matderiv.build
+import matderiv.pipeline.build
 import pytest
-from matderiv.build import build
+from matderiv.pipeline.build import build
 
 OUTPUTS = ("catalog.json", "matderiv.bib")
 
@@ -30,7 +30,7 @@ def test_failed_build_keeps_previous_outputs(tmp_path, monkeypatch):
         path.write_text("half-written", encoding="utf-8")
         raise RuntimeError("writer failed half-way")
 
-    monkeypatch.setitem(matderiv.build._WRITERS, "matderiv.bib", broken)
+    monkeypatch.setitem(matderiv.pipeline.build._WRITERS, "matderiv.bib", broken)
     with pytest.raises(RuntimeError, match="half-way"):
         build(tmp_path, only=OUTPUTS)
     for name in OUTPUTS:

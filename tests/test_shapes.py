@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from matderiv import expr as E
-from matderiv import shapes as S
+from matderiv.catalog.schema import CATEGORIES
 from matderiv.errors import CatalogError
-from matderiv.schema import CATEGORIES
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
 
 m, n = S.size("m"), S.size("n")
 ONE = S.ONE

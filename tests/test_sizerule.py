@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 from conftest import identity, verify_one, write
-from matderiv.forms import prepare
-from matderiv.load import load_file
-from matderiv.sizerule import (
+from matderiv.catalog.load import load_file
+from matderiv.check.sizerule import (
     EXACT_CAP,
     NUMERIC_FLOOR,
     degree_bound,
     exact_assignments,
     numeric_assignment,
 )
+from matderiv.lang.forms import prepare
 
 
 def _bound(tmp_path, symbols, of, wrt, derivative=None, differential=None):

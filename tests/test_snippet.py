@@ -10,9 +10,9 @@ import sys
 
 import pytest
 from conftest import ROOT, dump
-from matderiv.forms import prepare
-from matderiv.load import load_all
-from matderiv.snippet import audit, snippet
+from matderiv.catalog.load import load_all
+from matderiv.lang.forms import prepare
+from matderiv.publish.snippet import audit, snippet
 
 # One process runs many snippets, each in a fresh namespace, and reports per snippet.
 RUNNER = r"""

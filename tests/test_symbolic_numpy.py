@@ -1,5 +1,5 @@
 """`matderiv derive --format numpy`: the self-check program of each derived identity, the
-same generator as `matderiv show --format numpy` (gen/snippet.py)."""
+same generator as `matderiv show --format numpy` (gen/publish/snippet.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 import textwrap
 
 from conftest import run_derive as _run
-from matderiv.forms import prepare
-from matderiv.snippet import snippet
+from matderiv.lang.forms import prepare
+from matderiv.publish.snippet import snippet
 from matderiv.symbolic import derive
 from matderiv.symbolic.api import identity_of
 

@@ -4,7 +4,7 @@ deliberately wrong variant of that rule is rejected by the verification step."""
 from __future__ import annotations
 
 import pytest
-from matderiv import expr as E
+from matderiv.lang import expr as E
 from matderiv.symbolic import Refused, derive
 from matderiv.symbolic import rules as R
 from matderiv.symbolic.core import num

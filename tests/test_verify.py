@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from conftest import FIXTURES, codes, identity, verify_json, verify_one, write
-from matderiv import verify as V
-from matderiv.forms import prepare
-from matderiv.load import load_file
+from matderiv.catalog.load import load_file
+from matderiv.check import verify as V
+from matderiv.lang.forms import prepare
 
 VEC = {"x": "vector n"}
 

@@ -51,8 +51,8 @@ def installed(tmp_path_factory):
 
 def _run(installed, *args, check=True):
     _, target, empty, env = installed
-    proc = subprocess.run([sys.executable, "-m", "matderiv.cli", *args], cwd=empty, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-m", "matderiv.commands.cli", *args], cwd=empty,
+                          env=env, capture_output=True, text=True, timeout=600)
     if check:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return proc

@@ -25,13 +25,13 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from matderiv import resources
-from matderiv.cite import bibtex
+from matderiv.catalog.schema import reference_markdown
 from matderiv.errors import CODES, INVALID_PREFIXES
-from matderiv.limits import limits_markdown
+from matderiv.publish.cite import bibtex
+from matderiv.publish.limits import limits_markdown
 from matderiv.render.derivation import card_html as derivation_card
 from matderiv.render.derivation import fragments as derivation_fragments
 from matderiv.render.verified import facts as verified_facts
-from matderiv.schema import reference_markdown
 
 TEMPLATES = resources.TEMPLATES / "site"
 HANDWRITTEN = resources.SITE_PAGES

@@ -2,10 +2,10 @@
 
 The site's page "What verified means" (templates/site/verified.md.j2) and the paragraph
 that each PDF prints (gen/render/pdf.py) are written from `facts()`: the caps and floors
-of the size rule (matderiv.sizerule), the points and working precision of the exact check
-(matderiv.derive), the points of the numeric check (matderiv.numeric), its tolerance and point
-counts (matderiv.verify), and the degree bounds that matderiv.sizerule computes for a few example
-claims. A changed constant changes the page and the PDFs; nothing here is a copy.
+of the size rule (check/sizerule.py), the points and working precision of the exact check
+(check/exact.py), the points of the numeric check (check/numeric.py), its tolerance and
+point counts (check/verify.py), and the degree bounds that the size rule computes for a few
+example claims. A changed constant changes the page and the PDFs; nothing here is a copy.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from matderiv import derive, numeric, sizerule, verify
+from matderiv.catalog.load import Identity
+from matderiv.check import exact, numeric, sizerule, verify
 from matderiv.errors import CODES
-from matderiv.forms import prepare
-from matderiv.load import Identity
+from matderiv.lang.forms import prepare
 
 THEOREM = "Procesi 1976, Thm 4.3; Razmyslov 1974"
 REFERENCES = (
@@ -40,7 +40,7 @@ def value_count(top: int, shift: int) -> int:
 
 
 def point_mass(top: int, shift: int, signed: bool = True) -> Fraction:
-    """The largest probability that derive.scalar gives one value: p and k are uniform,
+    """The largest probability that exact.scalar gives one value: p and k are uniform,
     so a value with many representations p/2^k (a power of two) is the most likely."""
     def representations(e: int) -> int:  # of 2^e: pairs (p, k) = (2^(e + k), k)
         return sum(1 for k in range(shift + 1) if e + k >= 0 and 2 ** (e + k) <= top)
@@ -54,7 +54,7 @@ def point_mass(top: int, shift: int, signed: bool = True) -> Fraction:
 
 @dataclass(frozen=True)
 class Example:
-    """A claim, and the degree bound matderiv.sizerule computes for it."""
+    """A claim, and the degree bound matderiv.check.sizerule computes for it."""
 
     of: str
     form: str  # the differential, in catalog syntax
@@ -130,8 +130,8 @@ def _times_d(p: Fraction) -> str:
 
 def facts() -> dict:
     """Every constant the page and the PDF paragraph state, read from the code now."""
-    top, shift = derive.LEVELS[0]
-    narrow_top, narrow_shift = derive.LEVELS[1]
+    top, shift = exact.LEVELS[0]
+    narrow_top, narrow_shift = exact.LEVELS[1]
     mass = point_mass(top, shift)
     narrow_mass = point_mass(narrow_top, narrow_shift)
     spread = numeric.SPREAD
@@ -153,10 +153,10 @@ def facts() -> dict:
         "positive_mass_tex": _reciprocal(point_mass(top, shift, signed=False)),
         "narrow_mass_tex": _reciprocal(narrow_mass),
         "cap_chance_tex": sci(float(sizerule.EXACT_CAP * mass)),
-        "precision": derive.PRECISION,
-        "digits": math.floor(derive.PRECISION * math.log10(2)),
-        "exact_tolerance": f"{float(derive.TOLERANCE):.0e}",
-        "exact_tolerance_tex": sci(float(derive.TOLERANCE)),
+        "precision": exact.PRECISION,
+        "digits": math.floor(exact.PRECISION * math.log10(2)),
+        "exact_tolerance": f"{float(exact.TOLERANCE):.0e}",
+        "exact_tolerance_tex": sci(float(exact.TOLERANCE)),
         "exact_tries": verify.EXACT_TRIES,
         "numeric_tolerance": f"{verify.NUMERIC_TOLERANCE:.0e}",
         "numeric_tolerance_tex": sci(verify.NUMERIC_TOLERANCE),

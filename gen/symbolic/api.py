@@ -11,19 +11,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from .. import expr as E
-from .. import shapes as S
-from ..errors import CatalogError
-from ..forms import Prepared, _declarations, context
-from ..latex import Printer, lhs
-from ..load import Identity
-from ..schema import TENSOR_CATEGORIES
-from .core import Ctx, Refused, count
-from .layout import read_off
-from .linear import expand
-from .rules import differentiate
-from .simplify import tidy
-from .steps import StepLog
+from matderiv.catalog.load import Identity
+from matderiv.catalog.schema import TENSOR_CATEGORIES
+from matderiv.errors import CatalogError
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.lang.forms import Prepared, _declarations, context
+from matderiv.lang.latex import Printer, lhs
+from matderiv.symbolic.core import Ctx, Refused, count
+from matderiv.symbolic.layout import read_off
+from matderiv.symbolic.linear import expand
+from matderiv.symbolic.rules import differentiate
+from matderiv.symbolic.simplify import tidy
+from matderiv.symbolic.steps import StepLog
 
 LAYOUT_ORDER = ("numerator", "denominator", "vec", "differential")
 
@@ -228,7 +228,7 @@ def _zero(category: str) -> dict:
 
 def check_result(result: Result) -> None:
     """Run the result through the verifier; Refused unless every form is verified."""
-    from ..verify import verify_identity
+    from matderiv.check.verify import verify_identity
 
     started = time.perf_counter()
     ident = identity_of(result)
@@ -237,7 +237,7 @@ def check_result(result: Result) -> None:
     if verdict.status != "verified":
         reasons = "; ".join(message for _, message, _ in verdict.failures)
         if not reasons:
-            from ..forms import prepare
+            from matderiv.lang.forms import prepare
 
             reasons = "; ".join(p.message for p in prepare(ident).problems) or verdict.status
         raise Refused(f"the derived form of {result.of}",

@@ -26,10 +26,10 @@ from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from ..forms import prepare
-from ..load import load_file
-from .api import check_result, derive
-from .core import Refused, count
+from matderiv.catalog.load import load_file
+from matderiv.lang.forms import prepare
+from matderiv.symbolic.api import check_result, derive
+from matderiv.symbolic.core import Refused, count
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYOUTS = ("numerator", "denominator", "vec")
@@ -52,9 +52,8 @@ def _sympy(prep) -> dict:
 
     import numpy as np
     import sympy
-
-    from .. import numeric
-    from ..opinion import (
+    from matderiv.check import numeric
+    from matderiv.check.opinion import (
         CPU_SECONDS,
         Unsupported,
         _Builder,
@@ -62,7 +61,7 @@ def _sympy(prep) -> dict:
         _evaluate,
         _reference,
     )
-    from ..verify import seed_of, size_assignments
+    from matderiv.check.verify import seed_of, size_assignments
 
     row = {"status": "refused", "correct": False, "judged": False, "nodes": None,
            "seconds": None, "reason": ""}

@@ -18,10 +18,10 @@ import json
 import os
 from pathlib import Path
 
-from ..latex import Printer
-from ..verify import read_cache_entry
-from .api import LAYOUT_ORDER, derive
-from .core import Refused
+from matderiv.check.verify import read_cache_entry
+from matderiv.lang.latex import Printer
+from matderiv.symbolic.api import LAYOUT_ORDER, derive
+from matderiv.symbolic.core import Refused
 
 GIVEN_TO_DERIVED = {"numerator": "numerator", "denominator": "denominator", "vec": "vec",
                     "vec_denominator": "vec", "differential": "differential"}
@@ -29,7 +29,7 @@ GIVEN_TO_DERIVED = {"numerator": "numerator", "denominator": "denominator", "vec
 
 def engine_fingerprint() -> str:
     """The verifier's fingerprint and the engine's source: a changed engine re-derives."""
-    from ..verify import fingerprint
+    from matderiv.check.verify import fingerprint
 
     digest = hashlib.sha256(fingerprint().encode())
     for path in sorted(Path(__file__).parent.glob("*.py")):
@@ -115,8 +115,8 @@ def _write(folder: Path, key: str, derivation: dict) -> None:
 def derive_all(identities, jobs: int = 0, use_cache: bool = True) -> list[dict]:
     """The derivation of each identity (without `agrees`), in order; cached ones read,
     the others derived in workers under the verifier's budget."""
-    from ..budget import Budget, run_in_workers
-    from ..verify import cache_dir
+    from matderiv.check.budget import Budget, run_in_workers
+    from matderiv.check.verify import cache_dir
 
     tool = engine_fingerprint()
     folder = cache_dir() / "derivations"

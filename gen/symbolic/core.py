@@ -4,7 +4,7 @@ the variable, shapes with a cache), the refusal, and products of factors.
 A product is `coef * atoms * chain`: a rational coefficient, a monomial of scalar atoms
 (1 x 1 subtrees with rational exponents, so norm(x)**-1 * norm(x)**3 merges), and a chain
 of non-scalar factors multiplied as matrices. Every stage works on these and on parse
-trees of matderiv.expr; nothing here evaluates catalog text.
+trees of matderiv.lang.expr; nothing here evaluates catalog text.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import sympy
-
-from .. import expr as E
-from .. import shapes as S
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
 
 ONE = Fraction(1)
 

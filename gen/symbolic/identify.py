@@ -14,11 +14,20 @@ Each function returns a list of products (core.Prod) summing to the derivative.
 
 from __future__ import annotations
 
-from .. import expr as E
-from .. import shapes as S
-from .core import ONE, UNIT, Ctx, Prod, Refused, eye, mono_mul, ones, prod_mul
-from .linear import Lin, Term, transpose_term
-from .simplify import T, assemble, factor, make_kron, normalize, prod_tree, product_tree, t_prod
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.symbolic.core import ONE, UNIT, Ctx, Prod, Refused, eye, mono_mul, ones, prod_mul
+from matderiv.symbolic.linear import Lin, Term, transpose_term
+from matderiv.symbolic.simplify import (
+    T,
+    assemble,
+    factor,
+    make_kron,
+    normalize,
+    prod_tree,
+    product_tree,
+    t_prod,
+)
 
 
 def _split(t: Term):

@@ -16,13 +16,13 @@ the transposed products, or as a wrapped `(...).T`, whichever has the fewest nod
 
 from __future__ import annotations
 
-from .. import expr as E
-from .. import shapes as S
-from ..schema import TENSOR_CATEGORIES
-from .core import ONE, Ctx, Prod, Refused, count, num
-from .identify import coefficient, gradient, jacobian
-from .linear import terms_tree
-from .simplify import (
+from matderiv.catalog.schema import TENSOR_CATEGORIES
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.symbolic.core import ONE, Ctx, Prod, Refused, count, num
+from matderiv.symbolic.identify import coefficient, gradient, jacobian
+from matderiv.symbolic.linear import terms_tree
+from matderiv.symbolic.simplify import (
     assemble,
     collect,
     factor,
@@ -32,7 +32,7 @@ from .simplify import (
     prod_tree,
     product_tree,
 )
-from .steps import StepLog
+from matderiv.symbolic.steps import StepLog
 
 
 def read_off(ctx: Ctx, category: str, of_shape, terms, log: StepLog) -> dict:

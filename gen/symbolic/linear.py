@@ -12,10 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .. import expr as E
-from .. import shapes as S
-from .core import ONE, Ctx, Prod, Refused, mono_mul
-from .simplify import T, build_sum, factor, prod_tree, product_tree
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.symbolic.core import ONE, Ctx, Prod, Refused, mono_mul
+from matderiv.symbolic.simplify import T, build_sum, factor, prod_tree, product_tree
 
 
 @dataclass(frozen=True)

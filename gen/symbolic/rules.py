@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .. import expr as E
-from .. import shapes as S
-from ..schema import ELEMENTWISE
-from .core import Ctx, Refused, eye, num, ones
-from .steps import StepLog
+from matderiv.catalog.schema import ELEMENTWISE
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.symbolic.core import Ctx, Refused, eye, num, ones
+from matderiv.symbolic.steps import StepLog
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def _spread(ctx, du, small, big):
 
 def _count(ctx, shape):
     """The number of entries of a shape as an expression of sizes (for mean)."""
-    from .core import size_node
+    from matderiv.symbolic.core import size_node
 
     factors = []
     for dim in shape:

@@ -20,9 +20,9 @@ from __future__ import annotations
 from fractions import Fraction
 from math import gcd
 
-from .. import expr as E
-from .. import shapes as S
-from .core import (
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.symbolic.core import (
     ONE,
     UNIT,
     Ctx,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .. import expr as E
-from ..latex import Printer
+from matderiv.lang import expr as E
+from matderiv.lang.latex import Printer
 
 
 @dataclass(frozen=True)

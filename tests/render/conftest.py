@@ -37,10 +37,10 @@ def sample_doc(sample_doc_session) -> dict:
 
 @pytest.fixture
 def make_verification():
-    """A verification record made the way the build makes it: a matderiv.verify.Verdict
-    through matderiv.export.verification_info, never a dictionary written by hand."""
-    from matderiv.export import verification_info
-    from matderiv.verify import Verdict
+    """A verification record made the way the build makes it: a matderiv.check.verify.Verdict
+    through matderiv.publish.export.verification_info, never a dictionary written by hand."""
+    from matderiv.check.verify import Verdict
+    from matderiv.publish.export import verification_info
 
     def make(doc: dict, identity_id: str, status: str = "verified", **verdict) -> dict:
         release = {"version": doc["version"], "date": doc["date"], "site_url": doc["site_url"]}

@@ -264,7 +264,8 @@ def test_every_sheet_says_what_verified_means_and_marks_proved_entries(built, la
                                                                       essentials):
     """One paragraph of "What verified means", its numbers read from the verifier's code,
     and ■ before the id of every proved entry (and of no other)."""
-    from matderiv import derive, sizerule
+    from matderiv.check import exact as derive
+    from matderiv.check import sizerule
     from matderiv.render.verified import facts
 
     doc = _doc()

@@ -11,11 +11,17 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-from matderiv.cite import bibtex
+from matderiv.catalog.schema import (
+    DERIVATIVE_KEYS,
+    FUNCTIONS,
+    IDENTITY_KEYS,
+    PROPERTIES,
+    SOURCE_KEYS,
+)
 from matderiv.errors import CODES
+from matderiv.publish.cite import bibtex
 from matderiv.render.site import SiteBuildError, build_site, catalog_json, generate_sources
 from matderiv.resources import REPO
-from matderiv.schema import DERIVATIVE_KEYS, FUNCTIONS, IDENTITY_KEYS, PROPERTIES, SOURCE_KEYS
 
 CATEGORY_COUNT = 9
 
@@ -287,8 +293,10 @@ def test_expression_text_on_several_lines_stays_in_its_code_span(sample_doc, tmp
 
 def test_limits_page_is_read_from_the_code(sample_doc, monkeypatch):
     """Every limit with its code, the values taken from the constants that enforce them."""
-    from matderiv import budget, expr, load
-    from matderiv.limits import limits
+    from matderiv.catalog import load
+    from matderiv.check import budget
+    from matderiv.lang import expr
+    from matderiv.publish.limits import limits
 
     page = generate_sources(sample_doc).pages["limits.md"]
     for group, items in limits():

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from gmpy2 import mpfr
-from matderiv import derive, numeric, sizerule, verify
+from matderiv.check import exact as derive
+from matderiv.check import numeric, sizerule, verify
 from matderiv.render.site import HANDWRITTEN, build_site, generate_sources
 from matderiv.render.verified import point_mass, value_count
 from matderiv.resources import REPO

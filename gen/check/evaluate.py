@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from . import expr as E
-from .shapes import integer_exponent
+from matderiv.lang import expr as E
+from matderiv.lang.shapes import integer_exponent
 
 
 class DomainError(Exception):

@@ -9,18 +9,18 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
-from . import __version__
-from .budget import Budget
-from .build import OUTPUTS, document, load_verified
-from .build import build as build_outputs
-from .coverage import coverage, read_gaps, report
-from .errors import json_finite, safe_text
-from .load import gather, ids_in, load_all
-from .resources import CATALOG, DEFAULT_OUT
-from .show import FORMATS as SHOW_FORMATS
-from .show import run_show
-from .symbolic.command import add_parser as add_derive_parser
-from .verify import explain, problems_of, verify_all
+from matderiv import __version__
+from matderiv.catalog.load import gather, ids_in, load_all
+from matderiv.check.budget import Budget
+from matderiv.check.verify import explain, problems_of, verify_all
+from matderiv.commands.derive import add_parser as add_derive_parser
+from matderiv.errors import json_finite, safe_text
+from matderiv.pipeline.build import OUTPUTS, document, load_verified
+from matderiv.pipeline.build import build as build_outputs
+from matderiv.pipeline.show import FORMATS as SHOW_FORMATS
+from matderiv.pipeline.show import run_show
+from matderiv.publish.coverage import coverage, read_gaps, report
+from matderiv.resources import CATALOG, DEFAULT_OUT
 
 STATUSES = ("verified", "refuted", "failed", "invalid")
 
@@ -146,7 +146,7 @@ def run_coverage(args) -> int:
 
 
 def run_export(args) -> int:
-    from .cite import bibtex
+    from matderiv.publish.cite import bibtex
 
     verified = load_verified()
     if verified is None:

@@ -33,11 +33,10 @@ import re
 import zlib
 
 import sympy
-
-from . import expr as E
-from . import shapes as S
-from .errors import CatalogError
-from .forms import Prepared, context, is_zero
+from matderiv.errors import CatalogError
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.lang.forms import Prepared, context, is_zero
 
 TOLERANCE = 1e-6
 FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
@@ -354,8 +353,8 @@ def _given_trees(prep: Prepared) -> dict:
 
 def _erratum_sizes(prep: Prepared, assignments: list[dict]) -> dict:
     """The first size assignment at which the verifier sees the published formula fail."""
-    from .evaluate import DomainError
-    from .verify import NUMERIC_TOLERANCE, numeric_check, seed_of
+    from matderiv.check.evaluate import DomainError
+    from matderiv.check.verify import NUMERIC_TOLERANCE, numeric_check, seed_of
 
     forms = [f for f in prep.forms.values() if f.shape_ok]
     if prep.refutations or len(forms) < len(prep.forms) or not forms:
@@ -382,7 +381,7 @@ def snippet(prep: Prepared) -> str | None:
 
 
 def _program(prep: Prepared) -> str:
-    from .verify import size_assignments
+    from matderiv.check.verify import size_assignments
 
     ident = prep.identity
     erratum = ident.status == "erratum"

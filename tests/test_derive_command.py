@@ -1,4 +1,4 @@
-"""`matderiv derive` (matderiv.symbolic.command, called directly) and the Python API."""
+"""`matderiv derive` (matderiv.commands.derive, called directly) and the Python API."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import textwrap
 
 import yaml
 from conftest import run_derive as _run
-from matderiv.load import load_file
+from matderiv.catalog.load import load_file
+from matderiv.check.verify import verify_identity
 from matderiv.symbolic import derive
-from matderiv.verify import verify_identity
 
 FILE = textwrap.dedent("""\
     identities:

@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from multiprocessing import connection
 
 import sympy
-
-from . import expr as E
-from .shapes import ShapeEnv, infer, integer_exponent
+from matderiv.lang import expr as E
+from matderiv.lang.shapes import ShapeEnv, infer, integer_exponent
 
 MAX_SIZE_NAMES = 8
 MAX_DUAL_OPERATIONS = 60_000_000  # about a minute of exact arithmetic

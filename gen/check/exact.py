@@ -16,8 +16,7 @@ import random
 import gmpy2
 import numpy as np
 from gmpy2 import mpfr, mpq
-
-from .evaluate import DomainError, KinkError
+from matderiv.check.evaluate import DomainError, KinkError
 
 PRECISION = 256
 gmpy2.get_context().precision = PRECISION

@@ -15,6 +15,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import sympy
+from matderiv.check import numeric
+from matderiv.check.evaluate import Evaluator
+from matderiv.lang import expr as E
+from matderiv.lang.shapes import arrange
 from sympy import (
     Determinant,
     HadamardProduct,
@@ -27,11 +31,6 @@ from sympy import (
     Trace,
     ZeroMatrix,
 )
-
-from . import expr as E
-from . import numeric
-from .evaluate import Evaluator
-from .shapes import arrange
 
 CPU_SECONDS = 1  # of this process's own CPU time, not the wall clock: a loaded machine
 # gives the same answer (SymPy either answers within a fraction of it or never does)

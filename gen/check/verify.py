@@ -22,18 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import sympy
-
-from . import __version__, derive, numeric
-from . import expr as E
-from .budget import Budget, run_in_workers, too_costly
-from .errors import CODES, Problem
-from .evaluate import DomainError, Evaluator, KinkError
-from .forms import Prepared, prepare
-from .load import Identity
-from .opinion import opinion
-from .schema import TRANSCENDENTAL
-from .shapes import arrange, integer_exponent
-from .sizerule import (
+from matderiv import __version__
+from matderiv.catalog.load import Identity
+from matderiv.catalog.schema import TRANSCENDENTAL
+from matderiv.check import exact as derive
+from matderiv.check import numeric
+from matderiv.check.budget import Budget, run_in_workers, too_costly
+from matderiv.check.evaluate import DomainError, Evaluator, KinkError
+from matderiv.check.opinion import opinion
+from matderiv.check.sizerule import (
     Bound,
     degree_bound,
     equal_assignment,
@@ -44,6 +41,10 @@ from .sizerule import (
     shape_function,
     size_number_degrees,
 )
+from matderiv.errors import CODES, Problem
+from matderiv.lang import expr as E
+from matderiv.lang.forms import Prepared, prepare
+from matderiv.lang.shapes import arrange, integer_exponent
 
 EXACT_TRIES = 30
 # points restricted to these may satisfy identities generic matrices do not (diagonal ones
@@ -580,19 +581,23 @@ def _conclude(prep: Prepared, verdict: Verdict) -> None:
 # ---------------------------------------------------------------- many identities
 
 
-# The modules whose code decides a verdict: a change to any of them re-verifies
-# everything; a change to rendering, export or the command line does not.
-CHECKING_CODE = ("budget", "derive", "errors", "evaluate", "expr", "forms", "load",
-                 "numeric", "opinion", "schema", "shapes", "sizerule", "verify")
+# The modules whose code decides a verdict (paths inside the package): a change to any of
+# them re-verifies everything; a change to rendering, export or the command line does not.
+# tests/test_cli.py holds this list equal to what the verifier imports, transitively.
+CHECKING_CODE = ("errors.py", "resources.py", "catalog/schema.py", "catalog/load.py",
+                 "lang/expr.py", "lang/shapes.py", "lang/forms.py", "check/budget.py",
+                 "check/evaluate.py",
+                 "check/exact.py", "check/numeric.py", "check/opinion.py",
+                 "check/sizerule.py", "check/verify.py")
 
 
 @functools.lru_cache(maxsize=1)
 def fingerprint() -> str:
     """The tool version and a hash of the checking code's source."""
     digest = hashlib.sha256(__version__.encode())
-    folder = Path(__file__).parent
+    package = Path(__file__).parent.parent
     for name in CHECKING_CODE:
-        digest.update((folder / f"{name}.py").read_bytes())
+        digest.update((package / name).read_bytes())
     return digest.hexdigest()[:16]
 
 

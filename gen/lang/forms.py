@@ -11,12 +11,12 @@ from __future__ import annotations
 import keyword
 from dataclasses import dataclass, field
 
-from . import expr as E
-from . import shapes as S
-from .errors import CODES, CatalogError, Problem, problem
-from .load import Identity
-from .schema import ELEMENTWISE, FUNCTIONS, FUNCTIONS_1_1, TENSOR_CATEGORIES
-from .shapes import integer_exponent
+from matderiv.catalog.load import Identity
+from matderiv.catalog.schema import ELEMENTWISE, FUNCTIONS, FUNCTIONS_1_1, TENSOR_CATEGORIES
+from matderiv.errors import CODES, CatalogError, Problem, problem
+from matderiv.lang import expr as E
+from matderiv.lang import shapes as S
+from matderiv.lang.shapes import integer_exponent
 
 LAYOUTS = ("numerator", "denominator", "vec", "vec_denominator", "differential")
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import budget, expr, load, schema, shapes
-from .errors import MAX_ECHO, MAX_MESSAGE, TRUNCATED
+from matderiv.catalog import load, schema
+from matderiv.check import budget
+from matderiv.errors import MAX_ECHO, MAX_MESSAGE, TRUNCATED
+from matderiv.lang import expr, shapes
 
 # forms.py checks symbol names against this length inline (not a named constant there)
 SYMBOL_NAME_MAX = 24

@@ -6,8 +6,8 @@
     ...                 derivative={"denominator": "(A + A.T)*x"})
 
 `derive` is gen/symbolic/api.py's. `verify` checks a claim of the user's own: it is
-written as a one-identity catalog file and read by the loader (gen/load.py), so it gets
-every check and message a file gets, then judged by the verifier (gen/verify.py).
+written as a one-identity catalog file and read by the loader (gen/catalog/load.py), so it gets
+every check and message a file gets, then judged by the verifier (gen/check/verify.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from .symbolic.api import derive, parse_symbols
+from matderiv.symbolic.api import derive, parse_symbols
 
 __all__ = ["Check", "derive", "verify"]
 
@@ -33,7 +32,7 @@ class Check:
     guarantee: str  # proved, checked, or "" when not verified
     messages: list = field(default_factory=list)  # [(code, message)]
     forms: dict = field(default_factory=dict)  # layout -> {"given", "text", "ok", ...}
-    verdict: object = None  # the full gen/verify.py Verdict
+    verdict: object = None  # the full gen/check/verify.py Verdict
 
     @property
     def ok(self) -> bool:
@@ -61,8 +60,8 @@ def verify(of: str, wrt: str, symbols, derivative=None, differential: str | None
     """Verify a claim: d(of)/d(wrt) is `derivative` ({layout: form}, layouts numerator,
     denominator, vec) and/or `differential`, with `symbols` as in the catalog format
     ({"x": "vector n"} or "x: vector n; A: matrix n n")."""
-    from .load import load_file
-    from .verify import problems_of, verify_identity
+    from matderiv.catalog.load import load_file
+    from matderiv.check.verify import problems_of, verify_identity
 
     item = {"id": id, "title": title or f"Derivative of {of}",
             "symbols": parse_symbols(symbols), "of": of, "wrt": wrt}

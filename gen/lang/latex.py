@@ -11,7 +11,7 @@ so no catalog text can inject TeX here.
 
 from __future__ import annotations
 
-from . import expr as E
+from matderiv.lang import expr as E
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",

@@ -9,9 +9,9 @@ FILE is in the catalog format; each identity needs only id, title, symbols, of, 
 `differential` filled in, a file `matderiv verify` accepts as it is; an identity that is
 refused is left out and listed on standard error with the reason (exit status 1).
 `--format numpy` prints the self-check program of each derived identity, the one
-`matderiv show --format numpy` prints for a catalog identity (gen/snippet.py).
+`matderiv show --format numpy` prints for a catalog identity (gen/publish/snippet.py).
 
-Wired into the CLI by gen/cli.py: `add_parser(sub)` on its subparsers.
+Wired into the CLI by gen/commands/cli.py: `add_parser(sub)` on its subparsers.
 """
 
 from __future__ import annotations
@@ -22,11 +22,10 @@ import sys
 from pathlib import Path
 
 import yaml
-
-from ..errors import safe_text
-from ..load import load_file
-from .api import LAYOUT_ORDER, derive
-from .core import Refused
+from matderiv.catalog.load import load_file
+from matderiv.errors import safe_text
+from matderiv.symbolic.api import LAYOUT_ORDER, derive
+from matderiv.symbolic.core import Refused
 
 FORMATS = ("yaml", "text", "latex", "json", "numpy")
 KEEP = ("tags", "sources", "notes", "see_also")
@@ -141,11 +140,11 @@ def _select(forms: dict, layouts) -> dict:
 
 
 def numpy_program(result) -> str | None:
-    """The self-check program of a derived identity: gen/snippet.py's, as `matderiv show
+    """The self-check program of a derived identity: gen/publish/snippet.py's, as `matderiv show
     --format numpy` prints it for a catalog identity."""
-    from ..forms import prepare
-    from ..snippet import snippet
-    from .api import identity_of
+    from matderiv.lang.forms import prepare
+    from matderiv.publish.snippet import snippet
+    from matderiv.symbolic.api import identity_of
 
     return snippet(prepare(identity_of(result)))
 

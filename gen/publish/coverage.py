@@ -7,8 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-
-from .schema import CATEGORIES
+from matderiv.catalog.schema import CATEGORIES
 
 WIKIPEDIA_ROWS = {"vector-by-vector": 11, "scalar-by-vector": 20, "vector-by-scalar": 9,
                   "scalar-by-matrix": 35, "matrix-by-scalar": 10, "scalar-by-scalar": 8,

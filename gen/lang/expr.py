@@ -14,8 +14,8 @@ import difflib
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .errors import CatalogError
-from .schema import CONSTANTS, FUNCTIONS
+from matderiv.catalog.schema import CONSTANTS, FUNCTIONS
+from matderiv.errors import CatalogError
 
 MAX_LENGTH = 10_000  # characters
 MAX_PARENTHESES = 100  # nesting of parentheses (Python's parser stops at 200)

@@ -1,7 +1,8 @@
 """The benchmark (`make bench`): prints figures, asserts nothing.
 
 Seconds to verify the whole catalog cold (empty cache) and warm, the slowest
-identities, and the build time of the PDFs (`python -m matderiv.bench_site` times the site).
+identities, and the build time of the PDFs (`python -m matderiv.commands.bench_site` times
+the site).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .build import CATALOG, document
-from .load import load_all
-from .verify import verify_all
+from matderiv.catalog.load import load_all
+from matderiv.check.verify import verify_all
+from matderiv.pipeline.build import CATALOG, document
 
 
 def _verify(cache: Path, jobs: int):
@@ -50,8 +51,8 @@ def main() -> int:
 
 
 def _render(doc: dict, out: Path) -> None:
-    """The PDFs; the site's build and page timings are matderiv.bench_site's."""
-    from .render.pdf import build_pdfs
+    """The PDFs; the site's build and page timings are matderiv.commands.bench_site's."""
+    from matderiv.render.pdf import build_pdfs
 
     timings: dict = {}
     started = time.perf_counter()

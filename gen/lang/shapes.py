@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from functools import reduce
 
 import sympy
-
-from . import expr as E
-from .errors import CatalogError
-from .schema import ELEMENTWISE, PROPERTIES, SQUARE_PROPERTIES
+from matderiv.catalog.schema import ELEMENTWISE, PROPERTIES, SQUARE_PROPERTIES
+from matderiv.errors import CatalogError
+from matderiv.lang import expr as E
 
 ONE = sympy.Integer(1)
 SIZE_NAME = re.compile(r"[a-z][a-z0-9]*")

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-from . import schema
-from .errors import Problem, problem
-from .resources import CATALOG
+from matderiv.catalog import schema
+from matderiv.errors import Problem, problem
+from matderiv.resources import CATALOG
 
 MAX_FILE_BYTES = 5_000_000
 MAX_YAML_NODES = 100_000  # values (scalars, lists, mappings) in one file

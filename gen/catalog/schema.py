@@ -29,6 +29,13 @@ IDENTITY_KEYS: tuple[Key, ...] = (
     Key("wrt", True, "name", "The variable: a declared scalar, vector or matrix."),
     Key("derivative", False, "mapping", "The derivative in `numerator`, `denominator`, `vec`."),
     Key("differential", False, "expr", "d(of), linear in d<wrt> (and dU for dependent U)."),
+    Key("hessian", False, "expr", "For a scalar `of`: the matrix of second derivatives, "
+        "d²f/dx dxᵀ (n × n) by a vector, d²f/dvec(X) dvec(X)ᵀ (mn × mn) by a matrix, f'' by "
+        "a scalar. It is symmetric, so no layout question arises. Allowed alone (without "
+        "`derivative`); see HESSIAN below."),
+    Key("conditions", False, "list of texts", "Shape conditions the identity needs, such as "
+        "`m >= n`: comparisons `>= > <= <` of two size names, or of a size name and an "
+        "integer lower bound. Every size assignment checked honours them; see CONDITIONS."),
     Key("tags", False, "list of text", "Search words; `essential` marks the wall-sheet set."),
     Key("sources", False, "list of mappings", "References: `ref` plus eq/table/row/page/section."),
     Key("notes", False, "text", "Markdown prose without raw HTML."),
@@ -41,6 +48,9 @@ DERIVATIVE_KEYS: tuple[Key, ...] = (
     Key("numerator", False, "expr", "Numerator layout: axes of Y, then axes of X reversed."),
     Key("denominator", False, "expr", "Denominator layout: the numerator layout transposed."),
     Key("vec", False, "expr", "Magnus-Neudecker Jacobian d vec(Y) / d vec(X)^T."),
+    Key("symmetric_tied", False, "expr", "For a scalar `of` by a matrix declared `symmetric` "
+        "(or `positive-definite`): the derivative with X_ij and X_ji one variable (Matrix "
+        "Cookbook §2.8): G + Gᵀ − G∘I with G the ordinary gradient; see SYMMETRIC_TIED."),
 )
 
 SOURCE_KEYS: tuple[Key, ...] = (
@@ -52,7 +62,7 @@ SOURCE_KEYS: tuple[Key, ...] = (
     Key("section", False, "text", "Section."),
 )
 
-KINDS = ("scalar", "vector", "matrix", "function")
+KINDS = ("scalar", "vector", "matrix", "function", "integer")
 PROPERTIES: dict[str, str] = {
     "symmetric": "equal to its transpose",
     "skew-symmetric": "equal to minus its transpose",
@@ -119,6 +129,48 @@ BROADCASTING = ("`+` and `-` broadcast (format 1.1): a scalar plus an array is a
                 "is added to every row; a column m × 1 plus an m × q matrix to every column. "
                 "Every other mismatch, a column plus a row included, is invalid.")
 
+INTEGERS = ("`k: integer` declares a symbolic integer (format 1.2). It stands for its value "
+            "wherever a scalar may (`k*X**(k - 1)`), and, unlike a size, also in an exponent: "
+            "`X**k`, `X**(k - 1)`, `x**(2*k)` (an exponent built from integers and integer "
+            "names with `+ - *`). The exact and the numeric check run at k = 0, 1, 2, 3 and 5, "
+            "and also at k = -1 and -2 when every matrix raised to a power that holds an "
+            "integer name is declared `invertible` (or `positive-definite`, `orthogonal`). "
+            "The size rule's theorem covers fixed degrees only, so such an identity is "
+            "*checked*, never *proved*: it is verified for the values of k tried, not for "
+            "every k.")
+HESSIAN = ("`hessian` (format 1.2) is the matrix H of second derivatives of a scalar `of`: "
+           "H_ij = ∂²f/∂x_i∂x_j by a vector x (n × n), ∂²f/∂vec(X)_i∂vec(X)_j by a matrix X "
+           "(mn × mn, columns of X stacked), f'' by a scalar. H is symmetric, so the "
+           "numerator and the denominator layouts coincide and the form needs no layout. "
+           "It is checked as the derivative of the gradient: exactly (rational or 256-bit "
+           "arithmetic, dual numbers nested in dual numbers) and numerically (complex step on "
+           "the gradient computed by forward differences of complex steps... see the "
+           "verification page). A `hessian` may be given alone, without `derivative`: the "
+           "verifier differentiates `of` twice itself. `of` must be a scalar, and no symbol "
+           "may depend on the variable.")
+CONDITIONS = ("`conditions` (format 1.2) lists the shape conditions an identity needs: "
+              "`m >= n`, `m > n`, `n <= m`, `n < m` between two size names, or `n >= 2`, "
+              "`n > 1` (a lower bound by an integer). Without conditions every pair of size "
+              "names is tried in both orders, so an identity that needs a tall matrix fails; "
+              "with them, every assignment of the exact and the numeric check satisfies them "
+              "(and the size rule's bound still holds in one exact assignment), and the pairs "
+              "they leave free are still tried in both orders. `m == n` is refused (declare one "
+              "size), as are upper bounds by an integer (declare the integer size), a size name "
+              "no declaration uses, and conditions no assignment of distinct sizes can satisfy "
+              "(`m > n` with `n > m`).")
+SYMMETRIC_TIED = ("`derivative.symmetric_tied` (format 1.2), allowed only for a scalar `of` "
+                  "by a matrix X declared `symmetric` or `positive-definite`, is the Matrix "
+                  "Cookbook's derivative with respect to a symmetric matrix (§2.8, eqs "
+                  "138-141): X_ij and X_ji are one variable, and entry (i, j) is the "
+                  "derivative of f along the direction E_ij + E_ji (E_ii on the diagonal). "
+                  "With G the ordinary gradient (every entry independent, denominator layout) "
+                  "it is G + Gᵀ − G∘I. It is not the gradient of f on the space of symmetric "
+                  "matrices with the trace inner product, (G + Gᵀ)/2, which is what "
+                  "gradient descent on symmetric matrices needs: the two differ by a factor "
+                  "2 off the diagonal (Srinivasan & Panda 2023). The checker perturbs X_ij "
+                  "and X_ji together. The result is symmetric: no layout question arises.")
+
+
 CATEGORIES: tuple[str, ...] = tuple(
     f"{y}-by-{x}" for y in ("scalar", "vector", "matrix") for x in ("scalar", "vector", "matrix")
 )
@@ -148,5 +200,10 @@ def reference_markdown() -> str:
         + "\n\n## Constants and sizes\n\n"
         + "\n".join(f"- `{c}`: {d}" for c, d in CONSTANTS.items())
         + "\n- " + SIZE_NUMBERS
-        + "\n\n## Broadcasting\n\n" + BROADCASTING + "\n"
+        + "\n\n## Broadcasting\n\n" + BROADCASTING
+        + "\n\n## Integer symbols\n\n" + INTEGERS
+        + "\n\n## Hessians\n\n" + HESSIAN
+        + "\n\n## Shape conditions\n\n" + CONDITIONS
+        + "\n\n## The derivative with respect to a symmetric matrix\n\n" + SYMMETRIC_TIED
+        + "\n"
     )

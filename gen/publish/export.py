@@ -10,17 +10,16 @@ from pathlib import Path
 
 import sympy
 import yaml
-
-from . import __version__
-from . import expr as E
-from .cite import identity_entry
-from .forms import Prepared, prepare
-from .latex import Printer, lhs
-from .released import document_aliases
-from .resources import ROOT
-from .schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
-from .shapes import ONE, ShapeEnv, infer, layout_shape, show
-from .snippet import snippet
+from matderiv import __version__
+from matderiv.catalog.released import document_aliases
+from matderiv.catalog.schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
+from matderiv.lang import expr as E
+from matderiv.lang.forms import Prepared, prepare
+from matderiv.lang.latex import Printer, lhs
+from matderiv.lang.shapes import ONE, ShapeEnv, infer, layout_shape, show
+from matderiv.publish.cite import identity_entry
+from matderiv.publish.snippet import snippet
+from matderiv.resources import ROOT
 
 KIND_WORDS = {"scalar": "a scalar", "vector": "a vector", "matrix": "a matrix"}
 FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
@@ -42,7 +41,7 @@ def catalog_document(identities, verdicts, release: dict, references: dict,
                      gaps: list | None = None, derivations: list | None = None) -> dict:
     """`derivations`: the machine derivation of each identity (gen/symbolic/catalog.py
     derive_all, in the order of `identities`); derived here when not given."""
-    from .symbolic.catalog import derive_all
+    from matderiv.symbolic.catalog import derive_all
 
     kept = [(i, v) for i, v in zip(identities, verdicts) if v.status in ("verified", "refuted")]
     if derivations is None:
@@ -88,7 +87,7 @@ def category_info(slug: str) -> dict:
 
 def record(prep: Prepared, verdict, release: dict, references: dict,
            derivation: dict | None = None) -> dict:
-    from .symbolic.catalog import agreement, derive_one
+    from matderiv.symbolic.catalog import agreement, derive_one
 
     ident = prep.identity
     if derivation is None:
@@ -134,7 +133,7 @@ def project_path(file: str) -> str:
 
 
 def symbol_info(prep: Prepared, name: str) -> dict:
-    from .latex import symbol
+    from matderiv.lang.latex import symbol
 
     decl = prep.decls[name]
     return {"name": name, "latex": symbol(name, decl.kind), "declaration": decl.text,

@@ -18,13 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__
-from .coverage import read_gaps
-from .errors import safe_text
-from .export import catalog_document, read_references, read_release
-from .load import load_all
-from .resources import CATALOG
-from .verify import problems_of, verify_all
+from matderiv import __version__
+from matderiv.catalog.load import load_all
+from matderiv.check.verify import problems_of, verify_all
+from matderiv.errors import safe_text
+from matderiv.publish.coverage import read_gaps
+from matderiv.publish.export import catalog_document, read_references, read_release
+from matderiv.resources import CATALOG
 
 OUTPUTS = ("catalog.json", "matderiv.bib", "site", "pdf")
 
@@ -89,7 +89,7 @@ def _is_cache(path: Path) -> bool:
 
 def _cache_entry(out: Path) -> str | None:
     """The name of the entry of `out` that holds the verdict cache, if any."""
-    from .verify import cache_dir
+    from matderiv.check.verify import cache_dir
 
     try:
         cache = cache_dir().resolve()
@@ -139,19 +139,19 @@ def _write_json(doc: dict, path: Path) -> None:
 
 
 def _write_bib(doc: dict, path: Path) -> None:
-    from .cite import bibtex
+    from matderiv.publish.cite import bibtex
 
     path.write_text(bibtex(doc), encoding="utf-8")
 
 
 def _write_site(doc: dict, path: Path) -> None:
-    from .render.site import build_site
+    from matderiv.render.site import build_site
 
     build_site(doc, path)
 
 
 def _write_pdf(doc: dict, path: Path) -> None:
-    from .render.pdf import build_pdfs
+    from matderiv.render.pdf import build_pdfs
 
     build_pdfs(doc, path)
     for pattern in ("*.aux", "*.fls", "*.fdb_latexmk", "*.out"):  # run records, not outputs

@@ -6,8 +6,8 @@ must stay resolvable for ever: either it is still an identity of the catalog, or
 replaced it. Both are plain text so that the catalog loader, which reads every
 `catalog/*.yaml` as identities, never mistakes them for identity files.
 
-`python -m matderiv.released` adds the catalog's current ids to the released list (run it when
-a release is cut; ids are never removed from it).
+`python -m matderiv.catalog.released` adds the catalog's current ids to the released list
+(run it when a release is cut; ids are never removed from it).
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .resources import CATALOG
-from .schema import ID_PATTERN
+from matderiv.catalog.schema import ID_PATTERN
+from matderiv.resources import CATALOG
 
 RELEASED = CATALOG / "released-ids.txt"
 ALIASES = CATALOG / "aliases.txt"
 HEADER = """\
 # Every identity id ever released, sorted, one a line. An id here must always resolve:
 # it is still in the catalog, or catalog/aliases.txt maps it to its new id. Never delete
-# a line; `python -m matderiv.released` adds the current ids when a release is cut.
+# a line; `python -m matderiv.catalog.released` adds the current ids when a release is cut.
 """
 
 
@@ -98,7 +98,7 @@ def write_released(ids, path: Path = RELEASED) -> None:
 
 
 def main() -> int:
-    from .load import ids_in
+    from matderiv.catalog.load import ids_in
 
     ids = {i for i in ids_in(CATALOG) if ID_PATTERN.fullmatch(i)}
     before = set(read_released())

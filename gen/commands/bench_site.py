@@ -1,4 +1,5 @@
-"""Benchmark of the website: `python -m matderiv.bench_site` prints figures, asserts nothing.
+"""Benchmark of the website: `python -m matderiv.commands.bench_site` prints figures,
+asserts nothing.
 
 Two questions the site issue asks: how long the whole site takes to build from the real
 catalog, and how much sooner a reader sees the largest category page laid out with our
@@ -75,7 +76,7 @@ RESULT_JS = """() => {
 
 def _catalog() -> dict:
     """The real catalog document, verified (the verifier's cache makes this quick)."""
-    from matderiv.build import document, load_verified
+    from matderiv.pipeline.build import document, load_verified
 
     verified = load_verified()
     if verified is None:

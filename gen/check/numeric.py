@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
-from .evaluate import DomainError, KinkError
-from .schema import ELEMENTWISE
+from matderiv.catalog.schema import ELEMENTWISE
+from matderiv.check.evaluate import DomainError, KinkError
 
 STEP_COMPLEX = 1e-30
 MAX_COND = 100.0

@@ -3,7 +3,7 @@ catalog or from the user's own file, with its forms in every layout (given and d
 its verification record and, with `--format numpy`, its self-check program.
 
 Both paths make the identity's record with the same code as the catalog document
-(gen/export.record), so `show --file` shows exactly what the catalog would publish. A
+(gen/publish/export.record), so `show --file` shows exactly what the catalog would publish. A
 file's identity is verified on the spot (only that one), with the tool's cache.
 """
 
@@ -15,10 +15,10 @@ import json
 import sys
 from pathlib import Path
 
-from .build import CATALOG, document, load_verified
-from .errors import json_finite, safe_text
-from .load import ids_in, load_all, read_yaml
-from .verify import problems_of, verify_all
+from matderiv.catalog.load import ids_in, load_all, read_yaml
+from matderiv.check.verify import problems_of, verify_all
+from matderiv.errors import json_finite, safe_text
+from matderiv.pipeline.build import CATALOG, document, load_verified
 
 FORMATS = ("text", "json", "numpy")
 SHOW_FORMS = (("numerator", "numerator layout"), ("denominator", "denominator layout"),
@@ -34,8 +34,8 @@ def run_show(args) -> int:
 
 
 def _show_catalog(args) -> int:
-    from .cite import identity_entry
-    from .released import read_aliases, resolve
+    from matderiv.catalog.released import read_aliases, resolve
+    from matderiv.publish.cite import identity_entry
 
     verified = load_verified()
     if verified is None:
@@ -59,7 +59,7 @@ def _show_catalog(args) -> int:
 
 
 def _show_file(args) -> int:
-    from .export import read_references, read_release, record
+    from matderiv.publish.export import read_references, read_release, record
 
     path: Path = args.file
     if not path.exists() and not path.is_symlink():
@@ -107,7 +107,7 @@ def _show_file(args) -> int:
 
 
 def _prepared(ident):
-    from .forms import prepare
+    from matderiv.lang.forms import prepare
 
     return prepare(ident)
 
@@ -149,7 +149,7 @@ def _print_numpy(record: dict) -> int:
         print(f"matderiv: no self-check program for `{safe_text(record['id'])}`",
               file=sys.stderr)
         return 1
-    sys.stdout.write(program)  # generated from the parse tree and audited (gen/snippet.py)
+    sys.stdout.write(program)  # generated from the parse tree and audited (gen/publish/snippet.py)
     return 0
 
 

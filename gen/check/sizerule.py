@@ -22,8 +22,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from . import expr as E
-from .shapes import integer_exponent, is_scalar
+from matderiv.lang import expr as E
+from matderiv.lang.shapes import integer_exponent, is_scalar
 
 EXACT_CAP = 8  # the exact check of a polynomial identity goes no higher than this
 HEURISTIC_CAP = 5  # nor that of one outside the theorem (its sizes are a heuristic)
@@ -139,7 +139,7 @@ class Bound:
 
 def degree_bound(prep, forms) -> Bound:
     """The bound of catalog-format.md for `of` against the given forms."""
-    from .shapes import ShapeEnv, infer
+    from matderiv.lang.shapes import ShapeEnv, infer
 
     def scalar_in(layout):
         env = ShapeEnv(prep.decls, prep.identity.wrt, layout)
@@ -163,7 +163,7 @@ def degree_bound(prep, forms) -> Bound:
 
 def shape_function(prep):
     """node -> shape in the identity (for mean's argument, in `of` or any form)."""
-    from .shapes import ShapeEnv, infer
+    from matderiv.lang.shapes import ShapeEnv, infer
 
     env = ShapeEnv(prep.decls, prep.identity.wrt, None)
 

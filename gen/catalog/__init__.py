@@ -1,0 +1,1 @@
+"""The catalog room: the format's keys, YAML read safely, permanent ids."""

@@ -1,0 +1,1 @@
+"""The commands room: the `matderiv` command line and the benchmarks."""

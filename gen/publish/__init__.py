@@ -1,0 +1,1 @@
+"""The publishing room: the catalog document, citations, coverage, limits, self-check programs."""
