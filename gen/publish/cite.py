@@ -22,6 +22,18 @@ def bib_escape(text: str) -> str:
     return _SPECIAL.sub(lambda m: _ESCAPES[m.group(1)], text)
 
 
+def identity_path(identity_id: str) -> str:
+    """Where an identity's own page is, relative to the site root: `id/<id>/`. The one
+    rule for it; renderers call `matderiv.render.site.identity_url`, which returns this."""
+    return f"id/{identity_id}/"
+
+
+def permalink(site_url: str | None, identity_id: str) -> str | None:
+    """The identity's permanent URL, or None while no deployment URL is configured
+    (`site_url` in catalog/release.yaml or MATDERIV_SITE_URL): cite the id and version."""
+    return f"{site_url}{identity_path(identity_id)}" if site_url else None
+
+
 AUTHOR = "{matderiv contributors}"  # braced: a corporate author, not "contributors, m."
 
 

@@ -27,7 +27,8 @@ from markupsafe import Markup
 from matderiv import resources
 from matderiv.catalog.schema import reference_markdown
 from matderiv.errors import CODES, INVALID_PREFIXES
-from matderiv.publish.cite import bibtex
+from matderiv.publish.cite import bibtex, identity_path
+from matderiv.publish.document import Document
 from matderiv.publish.limits import limits_markdown
 from matderiv.render.derivation import card_html as derivation_card
 from matderiv.render.derivation import fragments as derivation_fragments
@@ -50,6 +51,13 @@ JSON_SCHEMA = resources.SCHEMA / "catalog.schema.json"
 # Untrusted text is written with these as numeric entities, which every context renders
 # as the plain character and none of them interprets.
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!<>&\"'|~^$:=%@")
+
+
+def identity_url(identity_id: str) -> str:
+    """THE location of an identity on the site, relative to the site root (`id/<id>/`):
+    its page, its permalink's path, the target of every link and of search results.
+    Links from a page are made relative with `page_link`."""
+    return identity_path(identity_id)
 
 
 class SiteBuildError(RuntimeError):
@@ -159,7 +167,7 @@ def _form_view(rec: dict, key: str, label: str, math: MathTable) -> dict | None:
         "label": label,
         "missing": False,
         "math": math.add(tex, True, f"identity '{rec['id']}' ({key} form)"),
-        "shape": md_text(_powers(form["shape"])) if form.get("shape") else None,
+        "shape": md_text(" × ".join(_powers(a) for a in form["axes"])) or None,
         "given": given,
         "text": md_code(form["text"]) if form.get("text") else None,
         "code": fenced(tex, "latex"),
@@ -489,6 +497,7 @@ def _nav(doc: dict) -> list:
 
 def generate_sources(doc: dict) -> SiteSources:
     """All generated Markdown, with formulas as placeholders in one MathTable."""
+    doc = Document(doc)
     env, math = _env(), MathTable()
     index = {r["id"]: r for r in doc["identities"]}
     pages = _category_pages(doc, env, index, math)
@@ -627,7 +636,7 @@ def run_mkdocs(bundle_path: Path, out_dir: Path) -> None:
 def catalog_json(doc: dict) -> str:
     """The catalog document as `matderiv export --format json` and build/catalog.json
     write it, byte for byte."""
-    return json.dumps(doc, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
+    return json.dumps(Document(doc), indent=1, ensure_ascii=False, sort_keys=True) + "\n"
 
 
 def downloads(doc: dict) -> dict[str, str]:
@@ -640,6 +649,7 @@ def downloads(doc: dict) -> dict[str, str]:
 
 def build_site(doc: dict, out_dir: Path) -> None:
     """Build the whole website from the catalog document into `out_dir`."""
+    doc = Document(doc)
     out_dir = Path(out_dir).resolve()
     sources = generate_sources(doc)
     rendered = render_math(sources.math)
