@@ -65,6 +65,10 @@ CODES: dict[str, str] = {
     "E120": "bad declaration of `{name}`: {detail}",
     "E121": "bad symbol name `{name}`: {detail}",
     "E122": "`wrt` must name a declared scalar, vector or matrix that depends on nothing: {detail}",
+    "E123": "`hessian`: {detail}",
+    "E124": "bad condition `{text}`: {detail}",
+    "E125": "the conditions cannot be satisfied: {detail}",
+    "E126": "`derivative.symmetric_tied` needs {detail}",
     # E2xx: expressions
     "E200": "{where}: cannot parse: {detail}",
     "E201": "{where}: {construct} is not allowed",

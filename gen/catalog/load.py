@@ -173,6 +173,8 @@ class Identity:
     line: int
     lines: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    hessian: str | None = None  # format 1.2
+    conditions: list[str] = field(default_factory=list)  # format 1.2
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)
@@ -183,7 +185,8 @@ class Identity:
             "id": self.id, "title": self.title, "symbols": self.symbols, "of": self.of,
             "wrt": self.wrt, "derivative": self.derivative, "differential": self.differential,
             "status": self.status,
-        }
+        } | ({"hessian": self.hessian} if self.hessian is not None else {}) | (
+            {"conditions": self.conditions} if self.conditions else {})
 
 
 class _Unreadable(Exception):
@@ -308,6 +311,7 @@ def _identity(item, file: str, line: int, several_wrt: bool = False) -> Identity
         notes=checker.text("notes"), see_also=checker.text_list("see_also"),
         status=checker.text("status"), corrected_by=checker.text("corrected_by"),
         file=file, line=item.line, lines=checker.lines,
+        hessian=checker.expr("hessian"), conditions=checker.text_list("conditions"),
     )
     checker.finish(ident)
     ident.problems = checker.problems

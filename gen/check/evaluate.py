@@ -68,7 +68,7 @@ class Evaluator:
             return alg.mul(left, right)
         if node.op == "/":
             return alg.div(left, right)
-        return alg.power(left, right, integer_exponent(node.right))
+        return alg.power(left, right, integer_exponent(node.right, self.sizes))
 
     def _Call(self, node):
         if node.fn in ("eye", "ones", "zeros"):

@@ -68,7 +68,7 @@ def mul(a: Dual, b: Dual) -> Dual:
 def div(a: Dual, b: Dual) -> Dual:
     if _is_zero(b.v):
         raise DomainError("division by zero")
-    inv_b = 1 / b.v if isinstance(b.v, MPQ) else mpfr(1) / b.v
+    inv_b = 1 / b.v if isinstance(b.v, MPQ | Nested) else mpfr(1) / b.v
     v = a.v * inv_b
     if b.d is None:
         d = None if a.d is None else [x * inv_b for x in a.d]
@@ -591,3 +591,180 @@ def difference(form: np.ndarray, expected: np.ndarray) -> tuple[bool, float]:
     if all(isinstance(v, MPQ | int) for v in (*form.flat, *expected.flat)):
         return exact, float(worst)
     return exact and worst <= TOLERANCE, float(worst)
+
+
+# ---------------------------------------------------------------- second derivatives (1.2)
+
+
+class Nested:
+    """a + Σ s_l ε_l with ε_l ε_m = 0: a number carrying its own first derivatives. Put in
+    the place of the rationals inside a Dual, it makes the Dual's parts first derivatives
+    that carry their derivatives: second derivatives, exactly (the `hessian` check).
+    Comparisons read the value `a` (pivoting, signs, zero tests)."""
+
+    __slots__ = ("a", "s")
+
+    def __init__(self, a, s=None):
+        self.a = a
+        self.s = s
+
+    def __add__(self, other):
+        a, s = _nested(other)
+        return Nested(self.a + a, _combine(self.s, 1, s, 1))
+
+    __radd__ = __add__
+
+    def __neg__(self):
+        return Nested(-self.a, None if self.s is None else [-x for x in self.s])
+
+    def __sub__(self, other):
+        return self + (-other)
+
+    def __rsub__(self, other):
+        return (-self) + other
+
+    def __mul__(self, other):
+        a, s = _nested(other)
+        return Nested(self.a * a, _combine(self.s, a, s, self.a))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        a, s = _nested(other)
+        if a == 0:
+            raise DomainError("division by zero")
+        inverse = 1 / a
+        value = self.a * inverse
+        slope = _combine(self.s, inverse, s, -value * inverse)
+        return Nested(value, slope)
+
+    def __rtruediv__(self, other):
+        return Nested(other) / self
+
+    def __abs__(self):
+        return -self if self.a < 0 else self
+
+    def __eq__(self, other):
+        return self.a == _nested(other)[0]
+
+    __hash__ = None
+
+    def __lt__(self, other):
+        return self.a < _nested(other)[0]
+
+    def __le__(self, other):
+        return self.a <= _nested(other)[0]
+
+    def __gt__(self, other):
+        return self.a > _nested(other)[0]
+
+    def __ge__(self, other):
+        return self.a >= _nested(other)[0]
+
+
+def _nested(x):
+    return (x.a, x.s) if isinstance(x, Nested) else (x, None)
+
+
+def _combine(s, p, t, q):
+    """p·s + q·t for slope lists that may be None (zero)."""
+    if s is None:
+        return None if t is None else [q * y for y in t]
+    if t is None:
+        return [p * x for x in s]
+    return [p * x + q * y for x, y in zip(s, t)]
+
+
+def _lift(f):
+    """A scalar function of a Dual whose value may be Nested: f(r) -> (f, f', f'') at a
+    real r gives f(a) and f'(a) each with their inner derivatives."""
+
+    def lifted(a: Dual) -> Dual:
+        v = a.v
+        if not isinstance(v, Nested):
+            f0, f1, _ = f(_real(v))
+            return chain(a, f0, f1)
+        f0, f1, f2 = f(_real(v.a))
+        inner = v.s
+        value = Nested(f0, None if inner is None else [f1 * x for x in inner])
+        slope = Nested(f1, None if inner is None else [f2 * x for x in inner])
+        return chain(a, value, slope)
+
+    return lifted
+
+
+def _positive(v, name):
+    if v <= 0:
+        raise DomainError(f"{name} of a number that is not positive")
+    return v
+
+
+def _sigmoid3(r):
+    s = 1 / (1 + gmpy2.exp(-r))
+    return s, s * (1 - s), s * (1 - s) * (1 - 2 * s)
+
+
+def _tanh3(r):
+    t = gmpy2.tanh(r)
+    return t, 1 - t * t, -2 * t * (1 - t * t)
+
+
+def _erf3(r):
+    g = 2 / gmpy2.sqrt(gmpy2.const_pi()) * gmpy2.exp(-r * r)
+    return gmpy2.erf(r), g, -2 * r * g
+
+
+LIFTED = {
+    "log": _lift(lambda r: (gmpy2.log(_positive(r, "log")), 1 / r, -1 / (r * r))),
+    "exp": _lift(lambda r: (gmpy2.exp(r),) * 3),
+    "sqrt": _lift(lambda r: (gmpy2.sqrt(_positive(r, "square root")),
+                             1 / (2 * gmpy2.sqrt(r)), -1 / (4 * r * gmpy2.sqrt(r)))),
+    "sin": _lift(lambda r: (gmpy2.sin(r), gmpy2.cos(r), -gmpy2.sin(r))),
+    "cos": _lift(lambda r: (gmpy2.cos(r), -gmpy2.sin(r), -gmpy2.cos(r))),
+    "tanh": _lift(_tanh3), "sigmoid": _lift(_sigmoid3), "erf": _lift(_erf3),
+}
+
+
+class HessianAlgebra(ExactAlgebra):
+    """ExactAlgebra whose transcendental functions accept Nested values (the rational
+    operations, det and inv accept them already)."""
+
+    def call(self, fn, args):
+        if fn in LIFTED:
+            return elementwise(LIFTED[fn], args[0])
+        return super().call(fn, args)
+
+    def power(self, a, p, k):
+        if shape(a) == (1, 1) and not (k is not None and p[0][0].d is None):
+            return [[LIFTED["exp"](mul(p[0][0], LIFTED["log"](a[0][0])))]]
+        return super().power(a, p, k)
+
+    def _softmax_list(self, xs):
+        exps = [LIFTED["exp"](x) for x in xs]
+        total = _total(exps)
+        return [div(e, total) for e in exps]
+
+    def _lse(self, xs):
+        return LIFTED["log"](_total([LIFTED["exp"](x) for x in xs]))
+
+    def _softmax(self, a):
+        if len(a[0]) == 1:
+            return [[s] for s in self._softmax_list([row[0] for row in a])]
+        return [self._softmax_list(a[0])]
+
+    def _softmax_rows(self, a):
+        return [self._softmax_list(row) for row in a]
+
+    def _log_softmax(self, a):
+        lse = self._lse([x for row in a for x in row])
+        return [[add(x, neg(lse)) for x in row] for row in a]
+
+    def _logsumexp(self, a):
+        return [[self._lse([x for row in a for x in row])]]
+
+    def _norm(self, a):
+        total = const(mpq(0))
+        for row in a:
+            for x in row:
+                total = add(total, mul(x, x))
+        return [[LIFTED["sqrt"](total)]]

@@ -23,7 +23,7 @@ import random
 from dataclasses import dataclass
 
 from matderiv.lang import expr as E
-from matderiv.lang.shapes import integer_exponent, is_scalar
+from matderiv.lang.shapes import integer_exponent, is_scalar, symbolic_integer
 
 EXACT_CAP = 8  # the exact check of a polynomial identity goes no higher than this
 HEURISTIC_CAP = 5  # nor that of one outside the theorem (its sizes are a heuristic)
@@ -92,6 +92,9 @@ class _Counter:
                 return left
             return left + right + right
         k = integer_exponent(node.right)
+        if k is None and symbolic_integer(node.right):  # X**k, k declared `integer` (1.2):
+            # the degree of the largest power tried, outside the theorem (fixed degrees only)
+            return Degree(max(INTEGER_VALUES) * left.d, left.covered, left.entrywise).outside()
         if k is None:
             return (left + right).outside()
         scaled = Degree(abs(k) * left.d, left.covered, left.entrywise)
@@ -151,7 +154,9 @@ def degree_bound(prep, forms) -> Bound:
         if form.zero:
             continue
         count = _Counter(prep.decls, scalar_in(form.name))(form.tree)
-        if form.name != "differential":
+        if form.name == "hessian":  # d²f = dxᵀ H dx: two factors d<wrt>
+            count = count + Degree(2 * wrt_factor)
+        elif form.name != "differential":
             count = count + Degree(wrt_factor)
         claim = claim.join(count)
     bound = claim.d if is_scalar(prep.of_shape) else claim.d + 1
@@ -338,3 +343,86 @@ def equal_assignment(names: list[str], bound: Bound, avoid: frozenset = frozense
     while value in avoid:
         value += 1
     return [dict.fromkeys(names, value)]
+
+
+# ---------------------------------------------------------------- format 1.2
+
+INTEGER_VALUES = (0, 1, 2, 3, 5)  # the values of a name declared `integer`
+NEGATIVE_VALUES = (-1, -2)  # also these where every power of it is of an invertible base
+
+
+def integer_values(prep) -> dict[str, tuple]:
+    """The values each integer name takes: INTEGER_VALUES, and NEGATIVE_VALUES too where
+    every power whose exponent holds an integer name has a base that a negative power
+    cannot leave undefined: a matrix declared invertible (positive-definite, orthogonal)
+    or a scalar declared positive or nonzero."""
+    if not prep.integers:
+        return {}
+    safe = {"invertible", "positive-definite", "orthogonal"}
+    trees = [prep.of] + [f.tree for f in prep.forms.values()]
+    negative = True
+    for tree in trees:
+        for node in E.walk(tree):
+            if isinstance(node, E.Bin) and node.op == "**" and symbolic_integer(node.right):
+                base = node.left
+                decl = prep.decls.get(base.name) if isinstance(base, E.Sym) else None
+                ok = decl is not None and (decl.props & safe or decl.kind == "scalar"
+                                           and decl.props & {"positive", "nonzero"})
+                negative = negative and bool(ok)
+    values = INTEGER_VALUES + (NEGATIVE_VALUES if negative else ())
+    return {name: values for name in sorted(prep.integers)}
+
+
+def with_integers(assignments: list[dict], values: dict[str, tuple]) -> list[dict]:
+    """Each assignment once per value of the integer names (several names: their values
+    rotated against each other, so every value of each name is tried)."""
+    if not values:
+        return assignments
+    names = sorted(values)
+    count = max(len(v) for v in values.values())
+    out = []
+    for sizes in assignments:
+        for turn in range(count):
+            row = dict(sizes)
+            for offset, name in enumerate(names):
+                row[name] = values[name][(turn + offset) % len(values[name])]
+            out.append(row)
+    return out
+
+
+def honour(sizes: dict, conditions, avoid: frozenset = frozenset()) -> dict:
+    """The assignment with its values moved so that every condition holds (format 1.2).
+
+    The names are ordered by a topological sort of the conditions that keeps the
+    assignment's own order wherever the conditions leave it free, and take its values in
+    that order, so the pairs the conditions leave free keep the orders the size rule chose;
+    a lower bound, or a strict condition between names with equal values, moves a value up
+    (and the names after it, so different names keep different values)."""
+    if not conditions:
+        return sizes
+    names = [n for n in sizes if any(n in (c.big, c.small) for c in conditions)]
+    above = {n: [c for c in conditions if c.big == n] for n in names}
+    placed: list[str] = []
+    todo = sorted(names, key=lambda n: (sizes[n], n))
+    while todo:
+        ready = next(n for n in todo if all(not isinstance(c.small, str) or c.small in placed
+                                           for c in above[n]))
+        placed.append(ready)
+        todo.remove(ready)
+    values = sorted(sizes[n] for n in names)
+    distinct = len(set(values)) == len(values)
+    out = dict(sizes)
+    out.update(zip(placed, values))
+    taken = {v for k, v in out.items() if k not in names}
+    previous = None
+    for name in placed:
+        value = out[name]
+        for c in above[name]:
+            low = c.small if isinstance(c.small, int) else out[c.small]
+            value = max(value, low + 1 if c.strict else low)
+        if distinct and previous is not None:
+            value = max(value, previous + 1)
+        while distinct and (value in avoid or value in taken):
+            value += 1
+        out[name] = previous = value
+    return out

@@ -36,10 +36,13 @@ from matderiv.check.sizerule import (
     equal_assignment,
     exact_assignments,
     exact_number_assignments,
+    honour,
+    integer_values,
     number_assignments,
     numeric_assignment,
     shape_function,
     size_number_degrees,
+    with_integers,
 )
 from matderiv.errors import CODES, Problem
 from matderiv.lang import expr as E
@@ -57,7 +60,8 @@ NUMERIC_POINTS = 3
 NUMERIC_TOLERANCE = 1e-6
 FORM_KEYS = {"numerator": "derivative.numerator", "denominator": "derivative.denominator",
              "vec": "derivative.vec", "vec_denominator": "derivative.vec",
-             "differential": "differential"}
+             "differential": "differential", "hessian": "hessian",
+             "symmetric_tied": "derivative.symmetric_tied"}
 
 
 @dataclass
@@ -97,7 +101,10 @@ def size_assignments(prep: Prepared, bound: Bound | None = None) -> list[dict]:
     """The exact check's assignments (the numeric check adds one more)."""
     if bound is None:
         bound = degree_bound(prep, [f for f in prep.forms.values() if f.shape_ok])
-    return exact_assignments(size_names(prep), bound, literal_sizes(prep))
+    avoid = literal_sizes(prep)
+    found = [honour(a, prep.conditions, avoid)
+             for a in exact_assignments(size_names(prep), bound, avoid)]
+    return with_integers(found, integer_values(prep))
 
 
 def _concrete(shape, sizes) -> tuple[int, int]:
@@ -187,6 +194,8 @@ def _exact_at(prep: Prepared, sizes: dict, alg, point: _Point, forms) -> dict:
 
 
 def _exact_one(prep: Prepared, sizes: dict, alg, point: _Point, form, D) -> tuple:
+    if form.name == "hessian":
+        return _exact_hessian(prep, sizes, alg, point, form)
     if form.name == "differential":
         return _exact_differential(prep, sizes, alg, point, form, D)
     xr, xc = D.shape[2], D.shape[3]
@@ -195,6 +204,31 @@ def _exact_one(prep: Prepared, sizes: dict, alg, point: _Point, form, D) -> tupl
                                  prep.decls[name].shape, prep.wrt.shape, prep.keep_x))
              for name, s in point.slopes.items()}
     value = _exact_form(alg, form, point.plain, sizes, diffs, expected)
+    return derive.difference(value, expected)
+
+
+def _exact_hessian(prep: Prepared, sizes: dict, alg, point: _Point, form) -> tuple:
+    """The Hessian re-derived with dual numbers nested in dual numbers: each entry of the
+    variable is x + e_k (outer) with x itself x + e_k (inner, a derive.Nested), so the
+    outer parts of `of` are its first derivatives, each carrying its own derivatives:
+    H[k][l] = ∂²f/∂x_k∂x_l, exactly. Ordered as vec(X) (columns stacked)."""
+    wrt = prep.identity.wrt
+    xr, xc = _concrete(prep.wrt.shape, sizes)
+    count = xr * xc
+    values = dict(point.plain)
+    values[wrt] = [[derive.Dual(derive.Nested(x.v, _unit(j * xr + i, count)),
+                                _unit(j * xr + i, count))
+                    for j, x in enumerate(row)] for i, row in enumerate(point.plain[wrt])]
+    y = Evaluator(derive.HessianAlgebra(alg.seed), values, sizes)(prep.of)[0][0]
+    expected = np.empty((count, count), dtype=object)
+    for k in range(count):
+        part = y.d[k] if y.d is not None else derive.mpq(0)
+        slopes = part.s if isinstance(part, derive.Nested) else None
+        for m in range(count):
+            expected[k, m] = slopes[m] if slopes is not None else derive.mpq(0)
+    if not derive.finite(expected):
+        raise DomainError("the second derivative is not finite")
+    value = _exact_form(alg, form, point.plain, sizes, {}, expected)
     return derive.difference(value, expected)
 
 
@@ -330,6 +364,9 @@ def _numeric_at(prep, sizes, alg, rng, forms, level: int, flip: bool) -> dict:
 
 def _numeric_form(prep, sizes, alg, form, values, slopes, D, rng) -> float:
     xr, xc = D.shape[2], D.shape[3]
+    if form.name == "hessian":
+        expected = _numeric_hessian(prep, sizes, alg, values)
+        return _relative(_float_form(alg, form, values, sizes, {}, expected), expected)
     if form.name == "differential":
         worst = 0.0
         for _ in range(3):
@@ -349,6 +386,55 @@ def _numeric_form(prep, sizes, alg, form, values, slopes, D, rng) -> float:
                               prep.keep_x)
     value = _float_form(alg, form, values, sizes, diffs, expected)
     return _relative(value, expected)
+
+
+HESSIAN_STEP = 1e-2  # first relative step of the differences of gradients
+HESSIAN_AGREE = 1e-10  # two successive estimates this close (relative) end the search
+
+
+def _numeric_hessian(prep, sizes, alg, values) -> np.ndarray:
+    """The Hessian as the derivative of the gradient: the gradient by complex step (exact
+    to rounding), its derivative along each entry by central differences of steps h and
+    h/2 combined by Richardson extrapolation (error of order h⁴), h divided by 4 until two
+    successive estimates agree (wide magnitudes: an eigenvalue of 10⁻³ next to entries of
+    10³). Ordered as vec(X)."""
+    f = _numeric_function(prep, values, {}, alg, sizes)
+    x0 = values[prep.identity.wrt]
+    xr, xc = x0.shape
+    scale = max(float(np.max(np.abs(x0))), 1e-300)
+
+    def gradient(x):
+        return numeric.jacobian(f, x)[0, 0].reshape(-1, order="F")
+
+    def central(i, j, step):
+        e = np.zeros((xr, xc))
+        e[i, j] = step
+        return (gradient(x0 + e) - gradient(x0 - e)) / (2 * step)
+
+    H = np.empty((xr * xc, xr * xc))
+    for q in range(xr * xc):
+        i, j = q % xr, q // xr
+        h = HESSIAN_STEP * max(abs(float(x0[i, j])), 1e-3 * scale)
+        previous, best, gap = None, None, np.inf
+        for _ in range(10):
+            estimate = (4 * central(i, j, h / 2) - central(i, j, h)) / 3
+            h /= 4
+            if not np.all(np.isfinite(estimate)):
+                continue
+            if previous is not None:
+                change = np.max(np.abs(estimate - previous)) / max(
+                    1.0, float(np.max(np.abs(estimate))))
+                if change < gap:  # the pair that agrees best: truncation error has
+                    best, gap = estimate, change  # fallen, rounding not yet grown
+                elif change > 16 * gap:
+                    break
+                if change <= HESSIAN_AGREE:
+                    break
+            previous = estimate
+        H[:, q] = best if best is not None else np.nan
+    if not np.all(np.isfinite(H)):
+        raise DomainError("the second derivative is not finite")
+    return H
 
 
 def _relative(value, expected) -> float:
@@ -449,7 +535,8 @@ def _show(shape) -> str:
 
 
 def _layout_name(name: str) -> str:
-    return {"vec": "vec", "vec_denominator": "vec (denominator)"}.get(name, name + " layout")
+    return {"vec": "vec", "vec_denominator": "vec (denominator)", "hessian": "Hessian",
+            "symmetric_tied": "symmetric (tied entries)"}.get(name, name + " layout")
 
 
 def _fail(verdict: Verdict, form, code: str, **fields) -> None:
@@ -473,10 +560,17 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
     avoid = literal_sizes(prep)
     exact_sizes = exact_assignments(names, bound, avoid)
     numbers = size_number_degrees([prep.of] + [f.tree for f in forms], shape_function(prep))
+    numbers = {n: c for n, c in numbers.items() if n not in prep.integers}
     exact_sizes += exact_number_assignments(names, exact_sizes, numbers, avoid)
     numeric_sizes = exact_sizes + [numeric_assignment(names, bound, exact_sizes, seed, avoid)]
     numeric_sizes += number_assignments(names, bound, numbers, seed, avoid)
     numeric_sizes += equal_assignment(names, bound, avoid)
+    if prep.conditions:  # format 1.2: every assignment satisfies the shape conditions
+        exact_sizes = _unique([honour(a, prep.conditions, avoid) for a in exact_sizes])
+        numeric_sizes = _unique([honour(a, prep.conditions, avoid) for a in numeric_sizes])
+    integers = integer_values(prep)
+    exact_sizes = with_integers(exact_sizes, integers)
+    numeric_sizes = with_integers(numeric_sizes, integers)
     costly = too_costly(prep, forms, exact_sizes, numeric_sizes[-1])
     if costly:
         verdict.status = "invalid"
@@ -505,10 +599,19 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
                      if _transcendental(prep, forms) else "rational arithmetic")
     verdict.max_error = max([r["numeric_error"] or 0.0 for r in verdict.forms.values()
                              if r["ok"]] + [0.0])
-    structured = any(d.props & POINT_CONDITIONS for d in prep.decls.values())
+    structured = any(d.props & POINT_CONDITIONS for d in prep.decls.values()) or (
+        "symmetric_tied" in prep.forms)  # its G∘I is outside the theorem
     proved = (bound.covered and not bound.capped and verdict.exact == "rational arithmetic"
               and not structured)
     verdict.guarantee = "proved" if proved else "checked"
+
+
+def _unique(assignments: list[dict]) -> list[dict]:
+    out = []
+    for sizes in assignments:
+        if sizes not in out:
+            out.append(sizes)
+    return out
 
 
 def _no_point(verdict: Verdict, sizes: dict, exc: DomainError) -> None:

@@ -108,6 +108,7 @@ class Context:
     differentials: bool = False  # dX allowed
     diffs: bool = False  # diff(U, x) allowed
     where: str = "of"
+    integers: frozenset = frozenset()  # names declared `integer` (format 1.2), also in sizes
 
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
@@ -225,7 +226,8 @@ class _Converter:
         node = Bin(op, left, right)
         if op == "**":
             _check_exponent(node, self)
-            sizes = sorted({n.name for n in walk(right) if isinstance(n, Size)})
+            sizes = sorted({n.name for n in walk(right) if isinstance(n, Size)}
+                           - self.ctx.integers)
             if sizes:
                 self.fail("E209", name=sizes[0])
         return node

@@ -9,6 +9,7 @@ never show an unchecked formula.
 from __future__ import annotations
 
 import keyword
+import re
 from dataclasses import dataclass, field
 
 from matderiv.catalog.load import Identity
@@ -54,6 +55,8 @@ class Prepared:
     problems: list[Problem] = field(default_factory=list)
     refutations: list = field(default_factory=list)  # (code, message, key) of an erratum
     nonlinear: bool = False  # the given differential is not linear in the differentials
+    integers: frozenset = frozenset()  # names declared `integer` (format 1.2), not in decls
+    conditions: list = field(default_factory=list)  # Condition, from `conditions` (1.2)
 
     @property
     def wrt(self):
@@ -102,6 +105,9 @@ def _declarations(prep: Prepared) -> None:
         if name in FUNCTIONS and name not in FUNCTIONS_1_1 or name == "T":
             _add(prep, "E121", key, name=name, detail="it is the name of a function")
             continue
+        if isinstance(text, str) and text.split()[:1] == ["integer"]:
+            _integer(prep, name, text, key)
+            continue
         try:
             prep.decls[name] = S.parse_declaration(name, text)
         except ValueError as exc:
@@ -109,6 +115,8 @@ def _declarations(prep: Prepared) -> None:
     if prep.invalid:
         return
     sizes = {s for d in prep.decls.values() for s in d.size_names}
+    for name in sorted(prep.integers & sizes):
+        _add(prep, "E121", f"symbols.{name}", name=name, detail="it is also used as a size")
     for name, decl in prep.decls.items():
         key = f"symbols.{name}"
         if name in sizes:
@@ -124,16 +132,27 @@ def _declarations(prep: Prepared) -> None:
         _add(prep, "E122", "wrt", detail=f"`{ident.wrt}`")
 
 
+def _integer(prep: Prepared, name: str, text: str, key: str) -> None:
+    """`k: integer` (format 1.2): a symbolic integer, a lower-case name like a size."""
+    if text.split() != ["integer"]:
+        _add(prep, "E120", key, name=name, detail="`integer` takes no size, property or `of`")
+    elif not S.SIZE_NAME.fullmatch(name):
+        _add(prep, "E120", key, name=name, detail="an integer's name is lower case, as a "
+             "size's (`k`, `p2`)")
+    else:
+        prep.integers = prep.integers | {name}
+
+
 def context(prep: Prepared, where: str, **flags) -> E.Context:
     """What names mean in one key of the identity (its symbols, functions, sizes)."""
     decls = prep.decls
     return E.Context(
         symbols=frozenset(n for n, d in decls.items() if d.kind != "function"),
         functions=frozenset(n for n, d in decls.items() if d.kind == "function"),
-        sizes=frozenset(s for d in decls.values() for s in d.size_names),
+        sizes=frozenset(s for d in decls.values() for s in d.size_names) | prep.integers,
         wrt=prep.identity.wrt,
         dependent=frozenset(n for n, d in decls.items() if d.depends_on),
-        where=where, **flags,
+        where=where, integers=prep.integers, **flags,
     )
 
 
@@ -162,7 +181,7 @@ def _expressions(prep: Prepared) -> None:
     if prep.of is None:
         return
     prep.category = S.category(prep.of_shape, prep.wrt.shape, prep.keep_x)
-    for name in ("numerator", "denominator", "vec"):
+    for name in ("numerator", "denominator", "vec", "symmetric_tied"):
         text = ident.derivative.get(name)
         if text is None:
             continue
@@ -177,7 +196,116 @@ def _expressions(prep: Prepared) -> None:
             # layout form of the wrong shape is
             prep.forms["differential"] = Form("differential", tree, True, prep.of_shape, shape)
             prep.nonlinear = differential_degree(tree) > 1
+    if "symmetric_tied" in prep.forms:
+        _symmetric_tied(prep)
+    if ident.hessian is not None:
+        _hessian(prep)
     _required_forms(prep)
+    _conditions(prep)
+
+
+def _symmetric_tied(prep: Prepared) -> None:
+    """The derivative with X_ij and X_ji one variable exists only by a symmetric matrix."""
+    if prep.category != "scalar-by-matrix" or not prep.wrt.props & {"symmetric",
+                                                                     "positive-definite"}:
+        _add(prep, "E126", "derivative.symmetric_tied", detail=f"a scalar `of` and a variable "
+             f"declared `symmetric` or `positive-definite` (here a {prep.category} identity, "
+             f"`{prep.identity.wrt}: {prep.wrt.text}`)")
+
+
+def _hessian(prep: Prepared) -> None:
+    """`hessian` (format 1.2): the matrix of second derivatives of a scalar `of`."""
+    ident = prep.identity
+    if not S.is_scalar(prep.of_shape):
+        _add(prep, "E123", "hessian", detail=f"`of` must be a scalar, not {S.show(prep.of_shape)}")
+        return
+    if any(d.depends_on or d.kind == "function" for d in prep.decls.values()):
+        _add(prep, "E123", "hessian", detail="no symbol may depend on the variable and no "
+             "generic function may appear (their second derivatives are not stated)")
+        return
+    tree, shape = _read(prep, ident.hessian, "hessian", "hessian")
+    if tree is not None:
+        side = S.numel(prep.wrt.shape)
+        prep.forms["hessian"] = Form("hessian", tree, True, (side, side), shape)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`m >= n` read: `big` ≥ `small` (> when strict); `small` may be an integer."""
+
+    text: str
+    big: str
+    small: str | int
+    strict: bool
+
+
+_CONDITION = re.compile(r"\s*([a-z][a-z0-9]*|[0-9]{1,4})\s*(>=|<=|==|>|<)\s*"
+                        r"([a-z][a-z0-9]*|[0-9]{1,4})\s*")
+
+
+def _conditions(prep: Prepared) -> None:
+    """`conditions` (format 1.2): comparisons of sizes, which the assignments honour."""
+    sizes = {s for d in prep.decls.values() for s in d.size_names}
+    read = []
+    for text in prep.identity.conditions:
+        match = _CONDITION.fullmatch(text)
+        if not match:
+            _add(prep, "E124", "conditions", text=text, detail="write `NAME OP NAME` or `NAME "
+                 "OP INTEGER` with OP one of >= > <= <")
+            continue
+        left, op, right = match.groups()
+        if op in ("<=", "<"):
+            left, right, op = right, left, op.replace("<", ">")
+        unknown = [t for t in (left, right) if not t.isdigit() and t not in sizes]
+        if unknown:
+            _add(prep, "E124", "conditions", text=text, detail=f"`{unknown[0]}` is not a size "
+                 "of any declaration")
+        elif op == "==":
+            _add(prep, "E124", "conditions", text=text, detail="equal sizes: declare one size "
+                 "name for both")
+        elif left.isdigit():
+            _add(prep, "E124", "conditions", text=text, detail="an upper bound by an integer is "
+                 "not supported: declare the size as that integer")
+        else:
+            read.append(Condition(text.strip(), left, int(right) if right.isdigit() else right,
+                                  op == ">"))
+    cycle = _cycle(read)
+    if cycle:
+        _add(prep, "E125", "conditions", detail=f"{' and '.join(cycle)} cannot all hold with "
+             "different sizes")
+    else:
+        prep.conditions = read
+
+
+def _cycle(conditions: list) -> list[str]:
+    """The texts of conditions that form a cycle among size names, or []: no assignment of
+    distinct sizes satisfies them (`m >= n` with `n >= m` means one size)."""
+    edges: dict = {}
+    for c in conditions:
+        if c.big == c.small:
+            return [c.text]
+        if isinstance(c.small, str):
+            edges.setdefault(c.big, []).append(c)
+    state: dict = {}
+
+    def visit(name, path):
+        state[name] = 1
+        for c in edges.get(name, []):
+            if state.get(c.small) == 1:
+                return path + [c.text]
+            if c.small not in state:
+                found = visit(c.small, path + [c.text])
+                if found:
+                    return found
+        state[name] = 2
+        return []
+
+    for name in list(edges):
+        if name not in state:
+            found = visit(name, [])
+            if found:
+                return found
+    return []
 
 
 _LINEAR_CALLS = {"tr", "vec", "diag", "kron", "hadamard"}
@@ -240,7 +368,8 @@ def _required_forms(prep: Prepared) -> None:
     if prep.tensor and ident.differential is None and "vec" not in given:
         _add(prep, "E109", "of", detail=f"a {prep.category} identity needs `differential` "
              "or `derivative.vec` (its derivative has more than two axes)")
-    if not prep.tensor and not ({"numerator", "denominator"} & set(given)):
+    if not prep.tensor and not ({"numerator", "denominator", "symmetric_tied"} & set(given)
+                                or ident.hessian is not None):
         _add(prep, "E109", "of", detail="give `derivative.numerator` or "
              "`derivative.denominator`")
 

@@ -148,12 +148,47 @@ def is_scalar(shape) -> bool:
     return shape[0] == ONE and shape[1] == ONE
 
 
-def integer_exponent(node) -> int | None:
+def is_vector(shape) -> bool:
+    """A column or a row vector (one axis of length one, the other not)."""
+    return (shape[0] == ONE) != (shape[1] == ONE)
+
+
+def integer_exponent(node, sizes: dict | None = None) -> int | None:
+    """The value of an integer literal exponent; with `sizes` (the values of the names
+    declared `integer`, format 1.2) also of an exponent such as `k - 1` or `2*k`."""
     if isinstance(node, E.Num) and node.value.denominator == 1:
         return int(node.value)
     if isinstance(node, E.Neg) and isinstance(node.arg, E.Num) and node.arg.value.denominator == 1:
         return -int(node.arg.value)
+    if sizes is not None and symbolic_integer(node):
+        return _integer_value(node, sizes)
     return None
+
+
+def symbolic_integer(node) -> bool:
+    """An exponent built from integer literals and names with + - * that holds a name: the
+    parser lets only names declared `integer` into an exponent (format 1.2)."""
+    def integral(n) -> bool:
+        if isinstance(n, E.Num):
+            return n.value.denominator == 1
+        if isinstance(n, E.Size):
+            return True
+        if isinstance(n, E.Neg):
+            return integral(n.arg)
+        return isinstance(n, E.Bin) and n.op in "+-*" and integral(n.left) and integral(n.right)
+
+    return integral(node) and any(isinstance(n, E.Size) for n in E.walk(node))
+
+
+def _integer_value(node, sizes: dict) -> int:
+    if isinstance(node, E.Num):
+        return int(node.value)
+    if isinstance(node, E.Size):
+        return int(sizes[node.name])
+    if isinstance(node, E.Neg):
+        return -_integer_value(node.arg, sizes)
+    left, right = _integer_value(node.left, sizes), _integer_value(node.right, sizes)
+    return {"+": left + right, "-": left - right, "*": left * right}[node.op]
 
 
 def infer(node, env: ShapeEnv):
@@ -227,9 +262,11 @@ def _power(node, left, right, env):
     if is_scalar(left):
         return left
     if left[0] != left[1]:
-        env.fail("E303", detail=f"only a square matrix has powers, not {show(left)}")
-    if integer_exponent(node.right) is None:
-        env.fail("E303", detail="a matrix power needs an integer literal exponent")
+        env.fail("E303", detail=f"only a square matrix has powers, not {show(left)} (for "
+                 "the entry-by-entry power write hadamard_pow)")
+    if integer_exponent(node.right) is None and not symbolic_integer(node.right):
+        env.fail("E303", detail="a matrix power needs an integer exponent (a literal, or "
+                 "names declared `integer` with + - *)")
     return left
 
 
@@ -346,6 +383,12 @@ def arrange(D, layout: str, y_shape, x_shape, keep_x: bool = False):
     Returns None where the layout has more than two axes.
     """
     yr, yc, xr, xc = D.shape
+    if layout == "symmetric_tied":  # X_ij and X_ji one variable: G + Gᵀ − G∘I (format 1.2)
+        G = D[0, 0]
+        tied = G + G.T
+        for i in range(min(G.shape)):
+            tied[i, i] = G[i, i]
+        return tied
     if layout in ("vec", "vec_denominator"):
         jac = D.transpose(1, 0, 3, 2).reshape(yr * yc, xr * xc)
         return jac if layout == "vec" else jac.T
