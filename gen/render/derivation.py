@@ -12,6 +12,7 @@ import html
 import re
 
 from markupsafe import Markup
+from matderiv.publish.cite import identity_path
 
 FOLDER = "derivations"
 LAYOUT_WORDS = {"numerator": "Numerator layout", "denominator": "Denominator layout",
@@ -54,9 +55,10 @@ def summary(rec: dict) -> str:
             f"{' (' + d['guarantee'] + ')' if d.get('guarantee') else ''}; {verdict}")
 
 
-def card_html(rec: dict) -> Markup | None:
+def card_html(rec: dict, up: str = "../") -> Markup | None:
     """The raw HTML block for the card: collapsed, its content loaded on demand. A refusal
-    is said on the card itself, with the engine's reason."""
+    is said on the card itself, with the engine's reason. `up`: from the page's folder
+    to the site root."""
     d = rec.get("derivation")
     rid = _safe_id(rec.get("id"))
     if not d or rid is None:
@@ -67,7 +69,7 @@ def card_html(rec: dict) -> Markup | None:
             '<p class="md-derivation md-derivation--refused"><strong>Machine derivation.'
             "</strong> The engine (<code>matderiv derive</code>) cannot derive this "
             f"identity: {_e(reason)}</p>")
-    src = f"../{FOLDER}/{rid}.html"
+    src = f"{up}{FOLDER}/{rid}.html"
     return Markup(
         f'<details class="abstract md-derivation" data-src="{_e(src)}">'
         f"<summary>{_e(summary(rec))}</summary>"
@@ -79,7 +81,7 @@ def _step(step: dict, index: dict) -> str:
     target = step.get("id")
     ref = ""
     if target and target in index and _safe_id(target):
-        ref = (f' [<a href="../{_e(index[target]["category"])}/#{_e(target)}">'
+        ref = (f' [<a href="../{_e(identity_path(target))}">'
                f"<code>{_e(target)}</code></a>]")
     elif target:
         ref = f" [<code>{_e(target)}</code>]"

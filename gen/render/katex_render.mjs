@@ -13,7 +13,9 @@ const OPTIONS = { throwOnError: true, strict: "error", trust: false, output: "ht
 
 function renderOne(item) {
   try {
-    return { html: katex.renderToString(item.tex, { ...OPTIONS, displayMode: !!item.display }) };
+    const output = item.output === "mathml" ? "mathml" : OPTIONS.output;
+    return { html: katex.renderToString(item.tex,
+                                        { ...OPTIONS, output, displayMode: !!item.display }) };
   } catch (err) {
     return { error: String(err && err.message ? err.message : err) };
   }

@@ -21,7 +21,7 @@ BUNDLE_ENV = "MATDERIV_SITE_BUNDLE"
 KATEX_PREFIX = "assets/katex"
 # @@MATH-<nonce>-<D or I>-<index>@@, the nonce drawn per build by matderiv.render.site.MathTable
 _BLOCK = r"<p>\s*@@MATH-{nonce}-D-(\d+)@@\s*</p>"
-_ANY = r"@@MATH-{nonce}-([DI])-(\d+)@@"
+_ANY = r"@@MATH-{nonce}-([DIM])-(\d+)@@"
 # KaTeX's CSS offers woff2, woff and ttf; every browser that runs the theme takes woff2.
 _FALLBACK_FONTS = re.compile(r',\s*url\([^)]*\.(?:woff|ttf)\)\s*format\("(?:woff|truetype)"\)')
 
@@ -82,6 +82,8 @@ def on_page_content(html: str, page, config, files) -> str:
         html_ = math[int(m.group(2))]
         if m.group(1) == "D":
             return f'<div class="md-math" data-search-exclude>{html_}</div>'
+        if m.group(1) == "M":  # MathML alone (the category tables)
+            return f"<x-mml data-search-exclude>{html_}</x-mml>"
         return f"<x-math data-search-exclude>{html_}</x-math>"
 
     html = re.sub(_ANY.format(nonce=nonce), any_,

@@ -73,13 +73,13 @@ def _inert(text: str) -> Markup:
     return Markup("".join(f"&#{ord(c)};" if c in _MD_SPECIAL else c for c in text))
 
 
-def md_paragraphs(value: str | None, index: dict | None = None) -> Markup:
+def md_paragraphs(value: str | None, index: dict | None = None, up: str = "") -> Markup:
     """Untrusted prose: paragraphs and `code spans` kept (a span naming an identity id
-    links to it), everything else inert."""
+    links to it), everything else inert. `up`: the way from the page to the site root."""
     if not value:
         return Markup("")
     paras = [p for p in re.split(r"\n\s*\n", value) if p.strip()]
-    return Markup("\n\n").join(_prose(" ".join(p.split()), index or {}) for p in paras)
+    return Markup("\n\n").join(_prose(" ".join(p.split()), index or {}, up) for p in paras)
 
 
 def md_line(value: str | None, index: dict | None = None) -> Markup:
@@ -87,15 +87,21 @@ def md_line(value: str | None, index: dict | None = None) -> Markup:
     return _prose(" ".join(str(value or "").split()), index or {})
 
 
+def page_link(identity_id: str, up: str = "") -> str:
+    """The Markdown link target of an identity's page from a page `up` below the root
+    ("" for a top-level page, "../" for another identity's page)."""
+    return up + identity_url(identity_id).rstrip("/") + ".md"
+
+
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 
 
-def _prose(text: str, index: dict) -> Markup:
+def _prose(text: str, index: dict, up: str = "") -> Markup:
     out, pos = [], 0
     for m in _CODE_SPAN.finditer(text):
         out.append(_inert(text[pos:m.start()]))
         code, rec = m.group(2).strip(), index.get(m.group(2).strip())
-        out.append(Markup(f"[{md_code(code)}]({rec['category']}.md#{rec['id']})") if rec
+        out.append(Markup(f"[{md_code(code)}]({page_link(rec['id'], up)})") if rec
                    else md_code(code))
         pos = m.end()
     out.append(_inert(text[pos:]))
@@ -136,10 +142,13 @@ class MathTable:
     items: list[dict] = field(default_factory=list)
     nonce: str = field(default_factory=lambda: secrets.token_hex(12))
 
-    def add(self, tex: str, display: bool, owner: str) -> Markup:
-        """Register a formula; the returned placeholder is plain Markdown text."""
-        self.items.append({"tex": tex, "display": display, "owner": owner})
-        kind = "D" if display else "I"
+    def add(self, tex: str, display: bool, owner: str, light: bool = False) -> Markup:
+        """Register a formula; the returned placeholder is plain Markdown text. `light`:
+        MathML only, laid out by the browser itself (the compact category tables: a
+        tenth of KaTeX's HTML, no web fonts)."""
+        self.items.append({"tex": tex, "display": display, "owner": owner,
+                           **({"output": "mathml"} if light else {})})
+        kind = "M" if light else "D" if display else "I"
         return Markup(f"@@MATH-{self.nonce}-{kind}-{len(self.items) - 1}@@")
 
 
@@ -215,14 +224,14 @@ GUARANTEES = {
 }
 
 
-def _guarantee_view(rec: dict) -> dict | None:
+def _guarantee_view(rec: dict, up: str = "") -> dict | None:
     """The guarantee badge of a verified identity, linked to its explanation."""
     ver = rec.get("verification") or {}
     if rec.get("status") != "verified" or ver.get("guarantee") not in GUARANTEES:
         return None
     word, title = GUARANTEES[ver["guarantee"]]
     return {"word": word, "title": title,
-            "link": Markup(f"verified.md#{word}")}
+            "link": Markup(f"{up}verified.md#{word}")}
 
 
 def _lower(text: str) -> str:
@@ -256,13 +265,13 @@ _STATUS_ADMONITION = {
 }
 
 
-def _verification_view(rec: dict) -> dict:
+def _verification_view(rec: dict, up: str = "") -> dict:
     """The badges and the collapsible report of what the verifier did."""
     ver = rec.get("verification") or {}
     status = rec.get("status", ver.get("status", "invalid"))
     kind, title = _STATUS_ADMONITION.get(status, ("bug", f"Status: {status}"))
     err = ver.get("max_error")
-    guarantee = _guarantee_view(rec)
+    guarantee = _guarantee_view(rec, up)
     said = None
     if guarantee:
         said = Markup(f"**{guarantee['word']}**: {md_text(_lower(guarantee['title']))} "
@@ -291,31 +300,45 @@ def _verification_view(rec: dict) -> dict:
                       for k, v in lines if v is not None]}
 
 
-def _link(index: dict, target: str, context: str) -> Markup:
-    """A Markdown link to another identity; an unknown id is a build error."""
+def _link(index: dict, target: str, context: str, up: str = "") -> Markup:
+    """A Markdown link to another identity's page; an unknown id is a build error."""
     rec = index.get(target)
     if rec is None:
         raise SiteBuildError(f"{context}: unknown identity id '{target}'")
-    return Markup(f"[{md_text(rec['title'])}]({rec['category']}.md#{rec['id']})")
+    return Markup(f"[{md_text(rec['title'])}]({page_link(rec['id'], up)})")
 
 
-def _source_link(src: dict) -> Markup:
+def _source_link(src: dict, up: str = "") -> Markup:
     """A source's label, linked to its entry on the sources page."""
     label = md_text(src.get("label", src.get("ref", "?")))
-    return Markup(f"[{label}](sources.md#ref-{slug(src.get('ref', ''))})")
+    return Markup(f"[{label}]({up}sources.md#ref-{slug(src.get('ref', ''))})")
 
 
-def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = None) -> dict:
-    """Everything one identity card shows, escaped and ready for the template."""
+def _permalink_view(rec: dict, doc: dict) -> Markup:
+    """The permanent URL when a deployment URL is configured; otherwise how to cite the
+    identity without one (its id and the catalog version), never an invented address."""
+    if rec.get("permalink"):
+        return Markup(f"permalink {md_code(rec['permalink'])}")
+    return Markup(f"cite as {md_code(rec['id'])}, matderiv catalog "
+                  f"{md_text(doc.get('version', '?'))}")
+
+
+def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = None,
+              doc: dict | None = None, up: str = "../") -> dict:
+    """Everything one identity's page shows, escaped and ready for the template; `up`
+    is the way from that page's source (id/<id>.md) to the site root."""
     rid = rec["id"]
+    cat = next((c for c in (doc or {}).get("categories", []) if c["slug"] == rec["category"]),
+               {"slug": rec["category"], "title": rec["category"]})
     return {
         "id": rid,
+        "category": {"link": Markup(f"{up}{cat['slug']}.md"), "title": md_text(cat["title"])},
         "id_code": md_code(rid),
         "aliases": [{"anchor": _html_id(old), "code": md_code(old)}
                     for old in (aliases or {}).get(rid, [])],
         "bibtex": fenced(rec["bibtex"], "bibtex") if rec.get("bibtex") else None,
         "title": md_text(rec["title"]),
-        "permalink": md_code(rec.get("permalink", "")),
+        "permalink": _permalink_view(rec, doc or {}),
         "symbols": [{"math": math.add(s["latex"], False, f"identity '{rid}' (symbol {s['name']})"),
                      "words": md_text(s.get("words") or s.get("declaration", ""))}
                     for s in rec.get("symbols", [])],
@@ -327,18 +350,19 @@ def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = No
         "tensor": bool(rec.get("tensor")),
         "differential": _form_view(rec, "differential", "Differential", math),
         "extra_vec": None if rec.get("tensor") else _tabs(rec, VEC_KEYS, math),
-        "sources": [_source_link(s) for s in rec.get("sources", [])],
-        "tags": [Markup(f"[{md_text(t)}](topics.md#tag-{slug(t)})") for t in rec.get("tags", [])],
-        "notes": md_paragraphs(rec.get("notes"), index),
+        "sources": [_source_link(s, up) for s in rec.get("sources", [])],
+        "tags": [Markup(f"[{md_text(t)}]({up}topics.md#tag-{slug(t)})")
+                 for t in rec.get("tags", [])],
+        "notes": md_paragraphs(rec.get("notes"), index, up),
         "erratum": bool(rec.get("erratum")),
         "essential": bool(rec.get("essential")),
-        "corrected_by": _link(index, rec["corrected_by"], f"identity '{rid}' corrected_by")
+        "corrected_by": _link(index, rec["corrected_by"], f"identity '{rid}' corrected_by", up)
         if rec.get("corrected_by") else None,
-        "see_also": [_link(index, s, f"identity '{rid}' see_also")
+        "see_also": [_link(index, s, f"identity '{rid}' see_also", up)
                      for s in rec.get("see_also", [])],
-        "verification": _verification_view(rec),
+        "verification": _verification_view(rec, up),
         "snippet": fenced(rec["snippet"], "python") if rec.get("snippet") else None,
-        "derivation": derivation_card(rec),
+        "derivation": derivation_card(rec, up),
     }
 
 
@@ -386,18 +410,60 @@ def _env() -> Environment:
                       autoescape=True, keep_trailing_newline=True,
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["md"] = md_text
+    env.filters["page"] = page_link  # an identity id -> its page, from a top-level page
     return env
 
 
+def _row_view(rec: dict, math: MathTable, aliases: dict) -> dict:
+    """One identity as a row of its category's compact table: its title linked to its
+    page, the derivative's right-hand side in both layouts (MathML, light)."""
+    keys = VEC_KEYS if rec.get("tensor") else ("numerator", "denominator")
+    cells = []
+    for key in keys:
+        form = rec["forms"].get(key)
+        cells.append(math.add(form["latex"], False, f"identity '{rec['id']}' ({key} form)",
+                              light=True) if form else Markup("—"))
+    ver = rec.get("verification") or {}
+    return {"id": rec["id"], "link": page_link(rec["id"]), "title": md_text(rec["title"]),
+            "anchors": [_html_id(rec["id"])] + [_html_id(a) for a in aliases.get(rec["id"], [])],
+            "status": md_text(rec.get("status", "")), "status_class": slug(rec.get("status", "")),
+            "guarantee": ver.get("guarantee") if ver.get("guarantee") in GUARANTEES else None,
+            "cells": cells}
+
+
 def _category_pages(doc: dict, env: Environment, index: dict, math: MathTable) -> dict:
-    """One page per category (all nine, an empty one says so)."""
+    """One page per category (all nine, an empty one says so): a compact table, errata
+    last; and one page per identity (`identity_url`), its full card."""
     pages, aliases = {}, aliases_by_target(doc, index)
-    template = env.get_template("category.md.j2")
+    template, card = env.get_template("category.md.j2"), env.get_template("identity.md.j2")
     for cat in doc["categories"]:
         recs = [r for r in doc["identities"] if r["category"] == cat["slug"]]
-        cards = [card_view(r, index, math, aliases) for r in recs]
-        pages[f"{cat['slug']}.md"] = template.render(cat=cat, cards=cards, doc=doc)
+        rows = [_row_view(r, math, aliases) for r in recs if not r.get("erratum")]
+        errata = [_row_view(r, math, aliases) for r in recs if r.get("erratum")]
+        # category/#id (the old permalinks, aliases too) -> the identity's page
+        moved = {a: identity_url(row["id"]) for row in rows + errata for a in row["anchors"]}
+        pages[f"{cat['slug']}.md"] = template.render(
+            cat=cat, rows=rows, errata=errata, doc=doc, pdfs=pdf_links("../"),
+            moved=Markup(json.dumps(moved, sort_keys=True)))
+        for rec in recs:
+            pages[page_link(rec["id"])] = card.render(
+                card=card_view(rec, index, math, aliases, doc), doc=doc)
     return pages
+
+
+PDF_SHEETS = (("matderiv-numerator.pdf", "full sheet, numerator layout"),
+              ("matderiv-denominator.pdf", "full sheet, denominator layout"),
+              ("matderiv-essentials-numerator.pdf", "essentials, numerator layout"),
+              ("matderiv-essentials-denominator.pdf", "essentials, denominator layout"))
+PDF_FOLDER = "pdf"  # `matderiv build` copies build/pdf/*.pdf into the site here
+
+
+def pdf_links(up: str) -> Markup:
+    """Raw HTML links to the PDF sheets (not Markdown links: mkdocs does not know the
+    files, which the build adds after it has run)."""
+    links = ", ".join(f'<a href="{up}{PDF_FOLDER}/{name}">{words}</a>'
+                      for name, words in PDF_SHEETS)
+    return Markup(f'<p class="md-pdfs">PDF: {links}.</p>')
 
 
 def _topics(doc: dict) -> list:
@@ -603,7 +669,8 @@ def render_math(math: MathTable) -> list[str]:
     if shutil.which("node") is None:
         raise SiteBuildError("the website needs Node.js to typeset formulas: "
                              "apt-get install nodejs")
-    batch = [{"tex": i["tex"], "display": i["display"]} for i in math.items]
+    batch = [{"tex": i["tex"], "display": i["display"], "output": i.get("output")}
+             for i in math.items]
     proc = subprocess.run(["node", str(KATEX_SCRIPT), str(KATEX_DIST / "katex.mjs")],
                           input=json.dumps(batch),
                           capture_output=True, text=True, cwd=WORKDIR, check=False)
@@ -614,7 +681,58 @@ def render_math(math: MathTable) -> list[str]:
               for item, res in zip(math.items, results, strict=True) if "error" in res]
     if errors:
         raise SiteBuildError("\n".join(errors))
-    return [res["html"] for res in results]
+    return [mathml(res["html"]) if item.get("output") == "mathml" else res["html"]
+            for item, res in zip(math.items, results, strict=True)]
+
+
+_MATH = re.compile(r"<math\b.*</math>", re.S)
+_ANNOTATION = re.compile(r"<annotation\b[^>]*>.*?</annotation>", re.S)
+_VARIANT = re.compile(r'<(mi|mn) mathvariant="(bold|bold-italic|double-struck)">([^<&]*)</\1>')
+# MathML Core browsers ignore `mathvariant` except on <mi>'s auto-italic: styled letters
+# are written as the Unicode mathematical alphanumerics instead (bold matrices stay bold).
+_ALPHANUMERIC = {  # variant: (A, a, 0, Alpha, alpha) code points, None where Unicode has none
+    "bold": (0x1D400, 0x1D41A, 0x1D7CE, 0x1D6A8, 0x1D6C2),
+    "bold-italic": (0x1D468, 0x1D482, 0x1D7CE, 0x1D71C, 0x1D736),
+    "double-struck": (0x1D538, 0x1D552, 0x1D7D8, None, None),
+}
+_DOUBLE_STRUCK_HOLES = {"C": "ℂ", "H": "ℍ", "N": "ℕ", "P": "ℙ", "Q": "ℚ", "R": "ℝ", "Z": "ℤ"}
+
+
+def _styled(text: str, variant: str) -> str | None:
+    upper, lower, digit, greek_upper, greek_lower = _ALPHANUMERIC[variant]
+    out = []
+    for c in text:
+        if variant == "double-struck" and c in _DOUBLE_STRUCK_HOLES:
+            out.append(_DOUBLE_STRUCK_HOLES[c])
+        elif "A" <= c <= "Z":
+            out.append(chr(upper + ord(c) - 65))
+        elif "a" <= c <= "z":
+            out.append(chr(lower + ord(c) - 97))
+        elif "0" <= c <= "9":
+            out.append(chr(digit + ord(c) - 48))
+        elif greek_upper and "\u0391" <= c <= "\u03a9" and c != "\u03a2":
+            out.append(chr(greek_upper + ord(c) - 0x391))
+        elif greek_lower and "\u03b1" <= c <= "\u03c9":
+            out.append(chr(greek_lower + ord(c) - 0x3B1))
+        else:
+            return None  # leave the element as KaTeX wrote it
+    return "".join(out)
+
+
+def mathml(katex_html: str) -> str:
+    """KaTeX's MathML output, lighter: the <math> element alone, without the TeX
+    annotation (the identity's page has it), styled letters as Unicode."""
+    m = _MATH.search(katex_html)
+    if m is None:
+        raise SiteBuildError("KaTeX returned no MathML")
+
+    def styled(v: re.Match) -> str:
+        text = _styled(v.group(3), v.group(2))
+        return v.group(0) if text is None else f"<{v.group(1)}>{text}</{v.group(1)}>"
+
+    light = _ANNOTATION.sub("", m.group(0)).replace("<semantics>", "").replace("</semantics>", "")
+    light = light.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "", 1)  # HTML knows
+    return _VARIANT.sub(styled, light)
 
 
 # ---------------------------------------------------------------- mkdocs
