@@ -14,7 +14,7 @@ from matderiv import __version__
 from matderiv.catalog.released import document_aliases
 from matderiv.catalog.schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
 from matderiv.lang import expr as E
-from matderiv.lang.forms import Prepared, prepare
+from matderiv.lang.forms import Prepared, context, prepare
 from matderiv.lang.latex import Printer, lhs
 from matderiv.lang.shapes import ONE, ShapeEnv, infer, layout_shape, show
 from matderiv.publish.cite import identity_entry
@@ -70,7 +70,9 @@ def category_info(slug: str) -> dict:
     of_kind, wrt_kind = slug.split("-by-")
     dims = {"scalar": (ONE, ONE), "vector": (sympy.Symbol("m"), ONE),
             "matrix": (sympy.Symbol("m"), sympy.Symbol("n"))}
-    x_dims = {"scalar": (ONE, ONE), "vector": (sympy.Symbol("n"), ONE),
+    # a vector variable by a matrix is p long, so the axes of matrix by vector are three
+    x_dims = {"scalar": (ONE, ONE), "vector": (sympy.Symbol("p" if of_kind == "matrix"
+                                                          else "n"), ONE),
               "matrix": (sympy.Symbol("p"), sympy.Symbol("q"))}
     y, x = dims[of_kind], x_dims[wrt_kind]
     num = layout_shape(y, x, "numerator")
@@ -102,9 +104,18 @@ def record(prep: Prepared, verdict, release: dict, references: dict,
                                     else None) if form.given else form.text
         form_env = ShapeEnv(prep.decls, ident.wrt, name)
         form_printer = Printer(prep.decls, lambda node, e=form_env: infer(node, e))
+        # the label is the shape of the formula as written (a refuted claim may have
+        # another than its layout's); the literal 0 stands for the layout's zero array
+        shown = form.shape if form.expected is not None and not form.zero else form.expected
+        refuted = verdict.status == "refuted" and form.given and _failed(verdict, name)
         forms[name] = {"text": text, "latex": form_printer(form.tree), "given": form.given,
-                       "lhs": lhs(of_tex, wrt_tex, name),
-                       "shape": show(form.expected) if form.expected else ""}
+                       "lhs": _claimed(lhs(of_tex, wrt_tex, name), name, refuted),
+                       "shape": show(shown) if shown else "", "refuted": refuted}
+    for name, text in _unshaped_claims(prep, forms, verdict):
+        tree = E.parse(text, context(prep, f"derivative.{name}", diffs=True))
+        forms[name] = {"text": text, "latex": Printer(prep.decls)(tree), "given": True,
+                       "lhs": _claimed(lhs(of_tex, wrt_tex, name), name, True),
+                       "shape": "", "refuted": True}
     return {
         "id": ident.id, "title": ident.title, "category": prep.category,
         "file": project_path(ident.file), "line": ident.line, "status": verdict.status,
@@ -121,6 +132,32 @@ def record(prep: Prepared, verdict, release: dict, references: dict,
         "snippet": snippet(prep),
         "derivation": {**derivation, "agrees": agreement(derivation, verdict)},
     }
+
+
+def _failed(verdict, name: str) -> bool:
+    """The verifier found this given form false (its failures name the form's key)."""
+    key = name if name in ("differential", "hessian") else (
+        "derivative." + ("vec" if name == "vec_denominator" else name))
+    return any(failure[2] == key for failure in verdict.failures)
+
+
+def _claimed(lhs_tex: str, layout: str, refuted: bool) -> str:
+    """A refuted claim's left-hand side names its layout: `∂f/∂X ≠ 2X` is false in the
+    denominator layout and true in the numerator one, so the layout is part of the claim."""
+    if not refuted or layout not in ("numerator", "denominator"):
+        return lhs_tex
+    return rf"\left[{lhs_tex}\right]_{{\text{{{layout} layout}}}}"
+
+
+def _unshaped_claims(prep: Prepared, forms: dict, verdict):
+    """An erratum's published layout forms refuted because their shapes do not fit: they
+    have no shaped tree, but the claim is still shown (parsed, printed without shapes)."""
+    if verdict.status != "refuted" or prep.identity.status != "erratum":
+        return
+    for name in ("numerator", "denominator", "vec"):
+        text = prep.identity.derivative.get(name)
+        if text is not None and forms.get(name) is None and _failed(verdict, name):
+            yield name, text
 
 
 def project_path(file: str) -> str:

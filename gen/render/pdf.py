@@ -288,7 +288,9 @@ def _erratum_entry(record: dict, layout: str, permalinks: dict, first: bool) -> 
     order = [TENSOR_FORM[layout] if record.get("tensor") else layout, *LAYOUTS, "vec",
              "vec_denominator", "differential"]
     claims = [(name, forms[name]) for name in dict.fromkeys(order) if forms.get(name)]
-    formulas = [_chunks(f["lhs"], f["latex"], r"\neq") for _, f in claims[:1]]
+    claims.sort(key=lambda claim: not claim[1].get("refuted"))  # a false form first
+    formulas = [_chunks(f["lhs"], f["latex"], r"\neq" if f.get("refuted") else "=")
+                for _, f in claims[:1]]
     notes = [TeX(r"\textcolor{mdbad}{Claimed in the %s layout, false.}"
                  % escape(claims[0][0].replace("_", " ")))] if claims else []
     fix = record.get("corrected_by")

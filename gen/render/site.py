@@ -170,7 +170,8 @@ def _form_view(rec: dict, key: str, label: str, math: MathTable) -> dict | None:
     form = rec["forms"].get(key)
     if not form:
         return None
-    tex = f"{form['lhs']} = {form['latex']}" if form.get("lhs") else form["latex"]
+    relation = r"\neq" if form.get("refuted") else "="  # an erratum's false claim
+    tex = f"{form['lhs']} {relation} {form['latex']}" if form.get("lhs") else form["latex"]
     given = "given in the catalog" if form.get("given") else "derived by matderiv"
     return {
         "label": label,
@@ -248,9 +249,17 @@ def _bound_text(ver: dict) -> str | None:
     return text + " (every size reaches it in one exact assignment)"
 
 
-def _sympy_text(sympy: dict | None) -> str:
-    """What SymPy's own matrix calculus said: its note when it gave one, else a word."""
+def _sympy_text(sympy: dict | None, status: str = "verified") -> str:
+    """What SymPy's own matrix calculus said: its note when it gave one, else a word. Its
+    closed form is compared with matderiv's own derivative, never with a published claim:
+    for a refuted claim that is said in words."""
     sympy = sympy or {}
+    if status == "refuted" and sympy.get("agrees") is not None:
+        return ("its closed form " + ("agrees with matderiv's own derivative, so it too "
+                                      "contradicts the published formula"
+                                      if sympy["agrees"] else
+                                      "differs from matderiv's own derivative (not compared "
+                                      "with the published formula)"))
     if sympy.get("note"):
         return str(sympy["note"])
     return {True: "agrees", False: "disagrees or has no closed form"}.get(
@@ -284,9 +293,10 @@ def _verification_view(rec: dict, up: str = "") -> dict:
         ("Numeric check", f"{ver.get('points', 0)} random points"
                           + (f" {_sizes_text(ver['numeric_sizes'])}"
                              if ver.get("numeric_sizes") else "")
-                          + ", largest relative error "
-                          + (f"{err:.1e}" if isinstance(err, int | float) else "n/a")),
-        ("SymPy's own derivative", _sympy_text(ver.get("sympy"))),
+                          + (", largest relative error " + (f"{err:.1e}" if isinstance(
+                              err, int | float) else "n/a") if status == "verified" else
+                             ": the published form fails (the message below gives its error)")),
+        ("SymPy's own derivative", _sympy_text(ver.get("sympy"), status)),
         ("Checked by", f"matderiv {ver.get('tool_version', '?')}, SymPy "
                        f"{ver.get('sympy_version', '?')}, on {ver.get('date', '?')}"),
     ]

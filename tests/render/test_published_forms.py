@@ -1,0 +1,132 @@
+"""Audit of every published form of the errata (issue 14, D1-D7): what the site and the
+PDFs say about a refuted published formula must be true, in every layout.
+
+The records are the real ones: the catalog's errata, their corrections and a few
+identities with zero forms, verified and exported as the build does."""
+
+from __future__ import annotations
+
+import pytest
+from matderiv.render import pdf, site
+
+PICK = {"mm-constant", "dt-constant-matrix"}
+# given in the denominator layout, false there, true in the numerator layout
+TRUE_IN_NUMERATOR = ("erratum-trace-x-squared-2x", "erratum-log-det-gradient-no-transpose",
+                     "erratum-trace-ax-gradient-a")
+
+
+@pytest.fixture(scope="module")
+def doc(cache_root):
+    from matderiv.catalog.load import load_all
+    from matderiv.check.verify import verify_all
+    from matderiv.pipeline.build import document
+    from matderiv.resources import CATALOG
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MATDERIV_CACHE", str(cache_root))
+        identities, _ = load_all([CATALOG])
+        errata = [i for i in identities if i.status == "erratum"]
+        wanted = {i.corrected_by for i in errata} | PICK
+        chosen = [i for i in identities if i.status == "erratum" or i.id in wanted]
+        verdicts = verify_all(chosen, 2, True)
+    made = document(chosen, verdicts)
+    made_index.update({i.id: {"id": i.id, "title": i.title} for i in identities})
+    made_index.update({r["id"]: r for r in made["identities"]})
+    return made
+
+
+made_index: dict = {}  # every identity of the catalog, for the links of a card
+
+
+def _record(doc, rid):
+    return next(r for r in doc["identities"] if r["id"] == rid)
+
+
+def _card_math(doc, rid) -> list[str]:
+    """Every formula of the identity's site card, as TeX."""
+    math = site.MathTable()
+    site.card_view(_record(doc, rid), made_index, math, {}, doc)
+    return [item["tex"] for item in math.items]
+
+
+def _card_lines(doc, rid) -> dict:
+    view = site._verification_view(_record(doc, rid))
+    return {str(k).replace("&#39;", "'"): str(v) for k, v in view["lines"]}
+
+
+def _erratum_formulas(doc, layout, rid) -> list[str]:
+    entry = next(e for e in pdf._entries(doc, layout, False) if e["id"] == rid)
+    return ["".join(chunks) for chunks in entry["formulas"]]
+
+
+@pytest.mark.parametrize("rid", TRUE_IN_NUMERATOR)
+def test_d1_a_refuted_claim_names_its_layout_in_both_sheets(doc, rid):
+    """`∂f/∂X ≠ claim` printed in the numerator sheet would be false there: the claim
+    was made in the denominator layout, and the formula says so."""
+    for layout in pdf.LAYOUTS:
+        formulas = _erratum_formulas(doc, layout, rid)
+        assert formulas, (layout, rid)
+        assert r"\neq" in formulas[0]
+        assert r"\text{denominator layout}" in formulas[0], (layout, formulas[0])
+
+
+def test_d2_shape_labels_are_the_shapes_of_the_formulas(doc):
+    claim = _record(doc, "erratum-trace-ax-gradient-a")["forms"]["denominator"]
+    assert claim["shape"] == "n × m", claim  # A is n × m; the layout wants m × n
+    for rid, key in (("mm-constant", "differential"), ("dt-constant-matrix", "differential")):
+        form = _record(doc, rid)["forms"][key]  # the literal 0: the layout's zero array
+        assert form["shape"] not in ("", "1 × 1"), (rid, form)
+    assert _record(doc, "mm-constant")["forms"]["differential"]["shape"] == "p × q"
+
+
+def test_d3_a_refuted_card_shows_no_error_of_zero(doc):
+    for record in doc["identities"]:
+        if record["erratum"]:
+            numeric = _card_lines(doc, record["id"])["Numeric check"]
+            assert "0&#46;0e" not in numeric and "0.0e" not in numeric, (record["id"], numeric)
+
+
+def test_d4_sympy_never_seems_to_agree_with_a_refuted_claim(doc):
+    said = _card_lines(doc, "erratum-trace-x-squared-2x")["SymPy's own derivative"]
+    assert "published" in said and "agrees with matderiv" in said, said
+    for record in doc["identities"]:
+        if record["erratum"]:
+            said = _card_lines(doc, record["id"])["SymPy's own derivative"]
+            assert said != "SymPy's closed form agrees", record["id"]
+
+
+def test_d5_a_claim_refuted_by_its_shapes_is_still_shown(doc):
+    rid = "erratum-wikipedia-vs9-uv-denominator"
+    form = _record(doc, rid)["forms"]["denominator"]
+    assert form and form["latex"] and form["given"] and form["refuted"]
+    assert any(r"\neq" in f for f in _erratum_formulas(doc, "numerator", rid))
+    assert any(r"\neq" in tex and form["latex"] in tex for tex in _card_math(doc, rid))
+
+
+def test_d6_matrix_by_vector_has_three_sizes():
+    from matderiv.publish.export import category_info
+
+    info = category_info("matrix-by-vector")
+    for key in ("numerator_shape", "denominator_shape"):
+        assert len(set(info[key].split(" × "))) == 3, info
+    assert info["numerator_shape"] == "m × n × p"
+    assert len(set(category_info("matrix-by-matrix")["numerator_shape"].split(" × "))) == 4
+
+
+def test_d7_the_site_says_neq_where_the_pdf_does(doc):
+    for record in doc["identities"]:
+        if not record["erratum"]:
+            continue
+        refuted = [f for f in record["forms"].values() if f and f.get("refuted")]
+        assert refuted, record["id"]
+        texs = _card_math(doc, record["id"])
+        for form in refuted:
+            assert any(r"\neq" in t and form["latex"] in t for t in texs), record["id"]
+            assert not any(f"= {form['latex']}" in t for t in texs), record["id"]
+
+
+def test_d7_errata_anchors_are_not_doubled(doc):
+    errata = [site._erratum_view(r, made_index) for r in doc["identities"] if r["erratum"]]
+    page = site._env().get_template("errata.md.j2").render(errata=errata, doc=doc)
+    assert "erratum-erratum-" not in page
+    assert "{ #erratum-trace-x-squared-2x }" in page
