@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 
+from matderiv.render import search
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
@@ -56,6 +57,9 @@ def on_files(files: Files, config) -> Files:
         files.append(File.generated(config, src_uri, content=content))
     for name, content in _bundle.get("downloads", {}).items():
         files.append(File.generated(config, name, content=content))
+    if "search" in _bundle:  # the normaliser's tables (matderiv.render.search)
+        files.append(File.generated(config, search.TABLE_ASSET,
+                                    content=_bundle["search"]["table"]))
     dist = Path(_bundle["katex_dist"])
     css = _FALLBACK_FONTS.sub("", (dist / "katex.min.css").read_text(encoding="utf-8"))
     files.append(File.generated(config, f"{KATEX_PREFIX}/katex.min.css", content=css))
@@ -91,3 +95,23 @@ def on_page_content(html: str, page, config, files) -> str:
     if f"@@MATH-{_bundle['math_nonce']}-" in html:
         raise PluginError(f"{page.file.src_uri}: a math placeholder was left unrendered")
     return html
+
+
+def on_post_build(config) -> None:
+    """The search index (written by the theme's search plugin, which runs first): one
+    entry per identity in place of its page's sections, no code, no category tables;
+    beside it each identity's formula (MathML) for the result list."""
+    data = _bundle.get("search")
+    if not data:
+        return
+    site = Path(config["site_dir"])
+    path = site / "search" / "search_index.json"
+    index = json.loads(path.read_text(encoding="utf-8"))
+    tables = [f"{slug}/" for slug in _bundle.get("category_slugs", [])]
+    index = search.rewrite_index(index, data["entries"], tables)
+    path.write_text(json.dumps(index, separators=(",", ":"), ensure_ascii=False),
+                    encoding="utf-8")
+    math = _bundle["math"]
+    formulas = {loc: math[i] for loc, i in sorted(data["formulas"].items())}
+    (site / search.FORMULAS_FILE).write_text(
+        json.dumps(formulas, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")

@@ -32,6 +32,7 @@ from matderiv.publish.document import Document
 from matderiv.publish.limits import limits_markdown
 from matderiv.render.derivation import card_html as derivation_card
 from matderiv.render.derivation import fragments as derivation_fragments
+from matderiv.render.search import search_bundle
 from matderiv.render.verified import facts as verified_facts
 
 TEMPLATES = resources.TEMPLATES / "site"
@@ -780,6 +781,7 @@ def build_site(doc: dict, out_dir: Path) -> None:
     doc = Document(doc)
     out_dir = Path(out_dir).resolve()
     sources = generate_sources(doc)
+    search = search_bundle(doc["identities"], sources.math, identity_url)
     rendered = render_math(sources.math)
     bundle = {
         "site_url": doc.get("site_url"),
@@ -788,6 +790,7 @@ def build_site(doc: dict, out_dir: Path) -> None:
         "nav": sources.nav, "pages": sources.pages, "overrides": sources.overrides,
         "math": rendered, "math_nonce": sources.math.nonce, "katex_dist": str(KATEX_DIST),
         "downloads": downloads(doc),
+        "search": search, "category_slugs": [c["slug"] for c in doc["categories"]],
     }
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="matderiv-site-") as tmp:

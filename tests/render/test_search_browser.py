@@ -1,0 +1,128 @@
+"""Search in a real browser over the real catalog: every query of search_queries.QUERIES
+typed into the theme's search box, answered by the theme's lunr worker from the built
+index, must show its identity among the first three results, with its formula.
+
+The site is the one `make build` wrote (build/site) when it carries this search (its
+search/formulas.json), else it is built from build/catalog.json; without either the
+test is skipped. Run alone: `.venv/bin/python -m pytest tests/render/test_search_browser.py -s`
+prints the hit rate."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from .search_queries import QUERIES
+
+pytest.importorskip("playwright")
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILT_SITE = ROOT / "build" / "site"
+REAL_CATALOG = ROOT / "build" / "catalog.json"
+TOP = 3
+REQUIRED = 0.95  # the issue asks 35 of 37 of a hidden set
+
+READ_LINKS = """() => Array.from(document.querySelectorAll('.md-search-result__link'),
+                                  e => e.getAttribute('href'))"""
+
+
+@pytest.fixture(scope="module")
+def real_site(tmp_path_factory) -> Path:
+    if (BUILT_SITE / "search" / "formulas.json").exists():
+        return BUILT_SITE
+    if not REAL_CATALOG.exists():
+        pytest.skip("no real catalog: run `make build` first")
+    from matderiv.render.site import build_site
+
+    doc = json.loads(REAL_CATALOG.read_text(encoding="utf-8"))
+    if any(i.split("|")[0] not in {r["id"] for r in doc["identities"]} for _, i in QUERIES):
+        pytest.skip("build/catalog.json predates some identities of the query set")
+    out = tmp_path_factory.mktemp("real-site") / "site"
+    build_site(doc, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_url(real_site):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
+                             "127.0.0.1", "--directory", str(real_site)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _ids(hrefs: list[str]) -> list[str]:
+    """Identity ids of result links, in order (id/<id>/ pages; others count as misses)."""
+    out = []
+    for h in hrefs:
+        parts = urlsplit(h).path.strip("/").split("/")
+        out.append(parts[-1] if len(parts) >= 2 and parts[-2] == "id" else urlsplit(h).path)
+    return out
+
+
+def _search(page, query: str, want: str) -> list[str]:
+    box = page.locator("input.md-search__input")
+    box.fill("")
+    box.press_sequentially(query, delay=15)
+    found: list[str] = []
+    for _ in range(40):  # the worker answers each keystroke; wait for the last answer
+        page.wait_for_timeout(150)
+        found = _ids(page.evaluate(READ_LINKS))
+        if set(want.split("|")) & set(found[:TOP]):
+            break
+    return found
+
+
+def test_queries_find_their_identity_in_the_top_three(page, real_url):
+    page.goto(real_url)
+    page.wait_for_load_state("networkidle")
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    page.locator(".md-search__input").first.wait_for()
+    misses = []
+    for query, want in QUERIES:
+        found = _search(page, query, want)
+        if not set(want.split("|")) & set(found[:TOP]):
+            misses.append((query, want, found[:TOP]))
+    hits = len(QUERIES) - len(misses)
+    print(f"\nsearch: {hits}/{len(QUERIES)} queries in the top {TOP} "
+          f"({hits / len(QUERIES):.0%})")
+    for miss in misses:
+        print("  miss:", miss)
+    assert hits >= REQUIRED * len(QUERIES), misses
+
+
+def test_a_result_shows_its_formula_and_jumps_to_the_identity(page, real_url):
+    page.goto(real_url)
+    page.wait_for_load_state("networkidle")
+    page.locator("label.md-search__icon, .md-search__input").first.click()
+    _search(page, "logdet", "log-det")
+    first = page.locator(".md-search-result__link").first
+    first.locator(".md-search-result__formula math").wait_for(timeout=10_000)
+    assert "Log-determinant" in first.locator("h1, h2").first.inner_text()
+    first.click()
+    page.wait_for_load_state("networkidle")
+    assert urlsplit(page.url).path.endswith("/id/log-det/")
+
+
+def test_the_index_stays_small(real_site):
+    size = (real_site / "search" / "search_index.json").stat().st_size
+    assert size <= 1_000_000, size
