@@ -62,6 +62,17 @@ CASES = {
                      "Q: matrix m d; K: matrix p d; V: matrix p q; G: matrix m q"),
     "broadcast": ("tr(G.T*(X*W + b.T))", "b", "X: matrix m n; W: matrix n k; b: vector k; "
                   "G: matrix m k"),
+    # format 1.2
+    "tan": ("sum(tan(X))", "X", "X: matrix m n"),
+    "hadamard_pow": ("sum(hadamard_pow(X, p))", "p", "X: matrix m n positive; p: scalar"),
+    "vector-power": ("sum((X*w - y)**2)", "w", "X: matrix m n; w: vector n; y: vector m"),
+    "hadamard_div": ("sum(hadamard_div(A, X))", "X", "A: matrix m n; X: matrix m n nonzero"),
+    "elementwise-quotient": ("x / y", "y", "x: vector n; y: vector n nonzero"),
+    "expm": ("expm(t*A)", "t", "t: scalar; A: matrix n n"),
+    "trace-expm": ("tr(expm(X))", "X", "X: matrix n n"),
+    "logm": ("logm(t*A)", "t", "t: scalar positive; A: matrix n n positive-definite"),
+    "trace-logm": ("tr(logm(X))", "X", "X: matrix n n positive-definite"),
+    "pinv": ("tr(A*pinv(X))", "X", "A: matrix m n; X: matrix m n"),
 }
 
 

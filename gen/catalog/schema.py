@@ -112,14 +112,47 @@ FUNCTIONS: dict[str, str] = {
     "logsumexp": "log(sum(exp(A))) for a vector or matrix: a scalar",
     "diff": "diff(U, x): derivative of a dependent symbol in the form's layout; "
     "diff(g)(u): derivative of a generic function",
+    # format 1.2 (issue 15): matrix functions, elementwise powers and quotients
+    "tan": "tangent (elementwise; format 1.2)",
+    "expm": "matrix exponential of a square matrix, sum of X^k/k! (format 1.2; the exact "
+    "check uses points where its argument's 1-norm is at most 16, a larger one is redrawn "
+    "narrower)",
+    "logm": "principal matrix logarithm of a square matrix, the L with expm(L) = A "
+    "(format 1.2). Defined where no eigenvalue lies on the closed negative real axis; a "
+    "point with an eigenvalue within 1e-6 of that axis (relative to its size), or of "
+    "magnitude outside 2^-20 .. 2^20, is redrawn. Declare the argument `positive-definite` "
+    "(or write it as eye(n) plus a small term) so that points exist",
+    "pinv": "Moore-Penrose pseudo-inverse (format 1.2): (X.T*X)^-1*X.T for a tall matrix of "
+    "full column rank, X.T*(X*X.T)^-1 for a wide one of full row rank, inv(X) for a square "
+    "one. Its derivative exists where the rank is constant; the format uses it at full-rank "
+    "points only (a rank-deficient point is redrawn)",
+    "hadamard_pow": "hadamard_pow(A, p): every entry of A to the scalar power p (format "
+    "1.2); `v**p` means the same for a vector v, while `X**k` stays the matrix power of a "
+    "square matrix",
+    "hadamard_div": "hadamard_div(A, B): entry-by-entry quotient of two arrays of one shape "
+    "(format 1.2); `A / B` means the same when both are arrays of one shape",
+    "commutation": "commutation(m, n): the mn × mn commutation matrix K, K*vec(A) = "
+    "vec(A.T) for A m × n (format 1.2); its arguments are sizes, as eye's",
 }
 ELEMENTWISE = ("log", "exp", "sqrt", "abs", "sin", "cos", "tanh", "sigmoid", "relu", "sign",
-               "step", "erf")
+               "step", "erf", "tan")
 TRANSCENDENTAL = {"log", "exp", "sqrt", "sin", "cos", "tanh", "sigmoid", "softmax", "norm",
-                  "erf", "softmax_rows", "log_softmax", "logsumexp"}
+                  "erf", "softmax_rows", "log_softmax", "logsumexp", "tan", "expm", "logm"}
 # added in format 1.1: a version-1 file may still declare a symbol of one of these names
 FUNCTIONS_1_1 = frozenset({"sum", "mean", "relu", "sign", "step", "erf", "softmax_rows",
                            "log_softmax", "logsumexp"})
+# added in format 1.2 (issue 15), likewise still free as symbol names in older files
+FUNCTIONS_1_2 = frozenset({"tan", "expm", "logm", "pinv", "hadamard_pow", "hadamard_div",
+                           "commutation"})
+LATER_FUNCTIONS = FUNCTIONS_1_1 | FUNCTIONS_1_2
+ELEMENTWISE_ARRAYS = ("Format 1.2: `A / B` for two arrays of one shape is the entry-by-entry "
+                      "quotient, as in NumPy (`hadamard_div(A, B)`); `v**p` for a column or "
+                      "a row vector v is the entry-by-entry power (`hadamard_pow(v, p)`), so "
+                      "`sum((X*w - y)**2)` reads as it does in NumPy. For a square matrix "
+                      "`X**k` stays the matrix power, and a non-square matrix has no `**` "
+                      "(write `hadamard_pow(X, p)`). `/` by a scalar is unchanged; a scalar "
+                      "divided by an array stays invalid (write `hadamard_div(ones(m, n), X)` "
+                      "or `hadamard_pow(X, -1)`).")
 KINKED = ("relu", "sign", "step", "abs")  # not differentiable where an argument is 0
 CONSTANTS: dict[str, str] = {"pi": "the constant π (format 1.1)"}
 SIZE_NUMBERS = ("a size name (any lower-case name used as a size in a declaration) stands "
@@ -207,5 +240,6 @@ def reference_markdown() -> str:
         + "\n\n## Hessians\n\n" + HESSIAN
         + "\n\n## Shape conditions\n\n" + CONDITIONS
         + "\n\n## The derivative with respect to a symmetric matrix\n\n" + SYMMETRIC_TIED
+        + "\n\n## Elementwise `/` and `**`\n\n" + ELEMENTWISE_ARRAYS
         + "\n"
     )

@@ -41,6 +41,15 @@ class Budget:
 
 
 NUMERIC_FACTOR = 50  # NumPy's float arithmetic is so much cheaper than exact duals
+# format 1.2: a matrix function costs this many entry-sized passes per dual direction, from
+# its argument's sizes (rows, columns): expm about 40 matrix products (a Taylor series and
+# the squarings), logm that plus the n² × n² Jacobian of expm it solves with, pinv a Gram
+# product, an inverse and a product
+MATRIX_FUNCTION_COST = {
+    "expm": lambda n, _: 40 * n,
+    "logm": lambda n, _: 60 * n + n * n,
+    "pinv": lambda r, c: 2 * max(r, c) + min(r, c),
+}
 
 
 def too_costly(prep, forms, assignments: list[dict], numeric: dict | None = None) -> str | None:
@@ -90,6 +99,9 @@ def dual_entries(prep, trees, sizes: dict) -> tuple[int, int]:
             repeat = abs(integer_exponent(node.right) or 1)
         elif isinstance(node, E.Call) and node.fn in ("inv", "det"):
             repeat = value(shapes[id(node.args[0])][0])
+        elif isinstance(node, E.Call) and node.fn in MATRIX_FUNCTION_COST:
+            n = value(shapes[id(node.args[0])][0])
+            repeat = MATRIX_FUNCTION_COST[node.fn](n, value(shapes[id(node.args[0])][1]))
         elif isinstance(node, E.Bin) and node.op == "*":
             left, right = shapes[id(node.left)], shapes[id(node.right)]
             if left[1] == right[0]:  # a matrix product: one sum per inner index
@@ -119,7 +131,11 @@ def polynomial_degree(node) -> int:
         k = integer_exponent(node.right)
         return left * (abs(k) if k is not None else 1) + right
     children = E.children(node)
-    if isinstance(node, E.Call) and node.fn in ("kron", "hadamard"):
+    if isinstance(node, E.Call) and node.fn == "hadamard_pow":
+        k = integer_exponent(node.args[1])
+        return polynomial_degree(node.args[0]) * (abs(k) if k is not None else 1) + \
+            polynomial_degree(node.args[1])
+    if isinstance(node, E.Call) and node.fn in ("kron", "hadamard", "hadamard_div"):
         return sum(polynomial_degree(c) for c in children)
     return max([polynomial_degree(c) for c in children] + [0])
 

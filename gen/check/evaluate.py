@@ -71,8 +71,10 @@ class Evaluator:
         return alg.power(left, right, integer_exponent(node.right, self.sizes))
 
     def _Call(self, node):
-        if node.fn in ("eye", "ones", "zeros"):
+        if node.fn in ("eye", "ones", "zeros", "commutation"):
             dims = [self._size(a) for a in node.args]
+            if node.fn == "commutation":
+                return self.alg.commutation(*dims)
             if node.fn == "eye":
                 return self.alg.eye(dims[0])
             rows, cols = (dims[0], 1) if len(dims) == 1 else dims

@@ -167,9 +167,17 @@ def _sigmoid(a):
     return chain(a, s, s * (1 - s))
 
 
+def _tan(a):
+    x = _real(a.v)
+    if _is_zero(gmpy2.cos(x)):
+        raise DomainError("tan at a pole")
+    t = gmpy2.tan(x)
+    return chain(a, t, 1 + t * t)
+
+
 SCALAR_FUNCTIONS = {"log": _log, "exp": _exp, "sqrt": _sqrt, "abs": _abs, "sin": _sin,
                     "cos": _cos, "tanh": _tanh, "sigmoid": _sigmoid, "relu": _relu,
-                    "sign": _sign, "step": _step, "erf": _erf}
+                    "sign": _sign, "step": _step, "erf": _erf, "tan": _tan}
 
 
 def _total(xs):
@@ -346,6 +354,8 @@ class ExactAlgebra:
         return matmul(a, b)
 
     def div(self, a, b):
+        if shape(b) != (1, 1):  # two arrays of one shape: entry by entry (format 1.2)
+            return elementwise(div, a, b)
         return elementwise(lambda x: div(x, b[0][0]), a)
 
     def power(self, a, p, k):
@@ -354,6 +364,8 @@ class ExactAlgebra:
             if k is not None and p[0][0].d is None:
                 return [[power(base, k)]]
             return [[_exp(mul(p[0][0], _log(base)))]]
+        if 1 in shape(a):  # a vector: entry by entry (format 1.2)
+            return self._hadamard_pow(a, p)
         result = identity(len(a))
         step = inverse(a) if k < 0 else a
         for _ in range(abs(k)):
@@ -422,6 +434,39 @@ class ExactAlgebra:
     def _hadamard(self, a, b):
         return elementwise(mul, a, b)
 
+    def _hadamard_pow(self, a, p):
+        exponent = p[0][0]
+        k = _small_integer(exponent)
+        if k is not None:
+            return elementwise(lambda x: power(x, k), a)
+        return elementwise(lambda x: _exp(mul(exponent, _log(x))), a)
+
+    def _hadamard_div(self, a, b):
+        return elementwise(div, a, b)
+
+    def _pinv(self, a):
+        """(XᵀX)⁻¹Xᵀ, Xᵀ(XXᵀ)⁻¹ or X⁻¹: at a rank-deficient point the inverse is singular
+        and the point is redrawn (DomainError)."""
+        rows, cols = shape(a)
+        if rows == cols:
+            return inverse(a)
+        at = transpose(a)
+        if rows > cols:
+            return matmul(inverse(matmul(at, a)), at)
+        return matmul(at, inverse(matmul(a, at)))
+
+    def _expm(self, a):
+        values, slopes = _parts(a)
+        return _duals(*expm_parts(values, slopes))
+
+    def _logm(self, a):
+        values, slopes = _parts(a)
+        return _duals(*logm_parts(values, slopes))
+
+    def commutation(self, m, n):
+        return [[const(mpq(int(col == (row % n) * m + row // n))) for col in range(m * n)]
+                for row in range(m * n)]
+
     def _diag(self, a):
         rows, cols = shape(a)
         if cols == 1:
@@ -457,6 +502,201 @@ class ExactAlgebra:
         c = [mpq(1 + d % 997, 257) * (1 if (d >> 32) % 2 else -1) for d in draws]
         c[3] = abs(c[3]) / 2 + mpq(1, 2)  # a frequency between 1/2 and about 2.4
         return c
+
+
+# ---------------------------------------------------------------- matrix functions
+#
+# expm and logm of a rational matrix are not rational: they are carried in floating point
+# (256 bits, logm internally at LOGM_PRECISION), on NumPy object arrays of mpfr: the values
+# V (n × n) and the slopes D (k × n × n), one per dual direction, so that the matrix
+# products are NumPy's own loops over exact-rounding mpfr operations.
+
+EXPM_MAX_NORM = 16  # larger arguments are redrawn narrower: e^16 leaves ~70 digits
+LOGM_PRECISION = 384
+LOGM_RANGE = 20  # eigenvalue magnitudes within 2^-20 .. 2^20
+NEGATIVE_AXIS = 1e-6  # an eigenvalue this near the closed negative real axis is refused
+
+
+def _small_integer(d: Dual) -> int | None:
+    """The value of a constant integer exponent of at most MAX_EXPONENT (12), else None."""
+    v = d.v
+    if d.d is not None or not isinstance(v, MPQ) or v.denominator != 1 or abs(v) > 12:
+        return None
+    return int(v)
+
+
+def _parts(m):
+    """(V, D) of a matrix of Duals; D is None when no entry has a dual part."""
+    rows, cols = shape(m)
+    values = np.empty((rows, cols), dtype=object)
+    k = max((len(x.d) for row in m for x in row if x.d is not None), default=0)
+    slopes = np.empty((k, rows, cols), dtype=object) if k else None
+    zero = mpfr(0)
+    for i, row in enumerate(m):
+        for j, x in enumerate(row):
+            values[i, j] = _real(x.v)
+            if k:
+                slopes[:, i, j] = x.d if x.d is not None else [zero] * k
+    return values, slopes
+
+
+def _duals(values, slopes):
+    rows, cols = values.shape
+    return [[Dual(values[i, j], None if slopes is None else list(slopes[:, i, j]))
+             for j in range(cols)] for i in range(rows)]
+
+
+def _eye(n):
+    out = np.empty((n, n), dtype=object)
+    for i in range(n):
+        for j in range(n):
+            out[i, j] = mpfr(int(i == j))
+    return out
+
+
+def _norm1(values) -> object:
+    return max(sum(abs(x) for x in values[:, j]) for j in range(values.shape[1]))
+
+
+def expm_parts(values, slopes, max_norm=EXPM_MAX_NORM):
+    """exp(V) and its Fréchet derivative along each slope: scaling and squaring with a
+    Taylor series, every step differentiated (the derivative of the approximant is the
+    approximant of the derivative, at the same precision)."""
+    n = values.shape[0]
+    norm = _norm1(values)
+    if norm > max_norm:
+        raise DomainError(f"expm of a matrix of 1-norm above {max_norm} (redrawn narrower)")
+    squarings = 0
+    while norm > mpfr(2) ** -8:
+        norm /= 2
+        squarings += 1
+    scale = mpfr(2) ** -squarings
+    a, da = values * scale, None if slopes is None else slopes * scale
+    precision = gmpy2.get_context().precision
+    terms = 2
+    while 8 * terms + sum(gmpy2.log2(mpfr(j)) for j in range(1, terms + 1)) < precision + 24:
+        terms += 1
+    eye = _eye(n)
+    r, dr = eye, None if da is None else np.zeros(da.shape, dtype=object) + mpfr(0)
+    for j in range(terms, 0, -1):  # Horner: I + A/j (I + A/(j+1) (...))
+        if dr is not None:
+            dr = (da @ r + a @ dr) / j
+        r = eye + (a @ r) / j
+    for _ in range(squarings):
+        if dr is not None:
+            dr = dr @ r + r @ dr
+        r = r @ r
+    return r, dr
+
+
+def _inverse_values(m):
+    """The inverse of an object array of mpfr by Gauss-Jordan with row pivoting."""
+    n = m.shape[0]
+    aug = np.concatenate([m, _eye(n)], axis=1)
+    scale = max(abs(x) for x in m.flat)
+    for col in range(n):
+        pivot = max(range(col, n), key=lambda r: abs(aug[r, col]))
+        if abs(aug[pivot, col]) <= SINGULAR * scale:
+            raise DomainError("singular matrix")
+        if pivot != col:
+            aug[[col, pivot]] = aug[[pivot, col]]
+        aug[col] = aug[col] / aug[col, col]
+        for r in range(n):
+            if r != col:
+                aug[r] = aug[r] - aug[r, col] * aug[col]
+    return aug[:, n:]
+
+
+def _solve(a, b):
+    """a⁻¹ b for an object array a (n × n) and b (n × k), by the inverse above."""
+    return _inverse_values(a) @ b
+
+
+def _logm_domain(values) -> None:
+    """Refuse (DomainError) a point with an eigenvalue on or near the closed negative real
+    axis, or of a magnitude outside 2^-LOGM_RANGE .. 2^LOGM_RANGE (located in double
+    precision: only the choice of points depends on it, never a value)."""
+    floats = np.array([[float(x) for x in row] for row in values])
+    if not np.all(np.isfinite(floats)):
+        raise DomainError("logm of a matrix with an entry out of range")
+    eigenvalues = np.linalg.eigvals(floats)
+    size = np.abs(eigenvalues)
+    if np.any(size < 2.0 ** -LOGM_RANGE) or np.any(size > 2.0 ** LOGM_RANGE):
+        raise DomainError("logm of a matrix with an eigenvalue of magnitude outside "
+                          f"2^-{LOGM_RANGE} .. 2^{LOGM_RANGE} (redrawn)")
+    near = (eigenvalues.real <= 0) & (np.abs(eigenvalues.imag) <= NEGATIVE_AXIS * size)
+    if np.any(near):
+        raise DomainError("logm of a matrix with an eigenvalue on the closed negative real "
+                          "axis, where the principal logarithm is not defined")
+    return float(np.exp(np.mean(np.log(size))))
+
+
+def _sqrtm_values(m, eye):
+    """The principal square root by the Denman-Beavers iteration."""
+    y, z = m, eye
+    tiny = mpfr(2) ** (24 - gmpy2.get_context().precision)
+    for _ in range(200):
+        y_next = (y + _inverse_values(z)) / 2
+        z = (z + _inverse_values(y)) / 2
+        change = _norm1(y_next - y)
+        y = y_next
+        if change <= tiny * _norm1(y):
+            return y
+    raise DomainError("the square root iteration of logm did not converge")
+
+
+def _logm_values(values, center: float):
+    """log(V) by inverse scaling and squaring: V/c for c a power of 2 near the geometric
+    mean of the eigenvalues' magnitudes, square roots until within 2^-10 of I, then
+    log(A) = 2 atanh((A - I)(A + I)^-1) by its series; L = 2^s log(A) + log(c) I."""
+    n = values.shape[0]
+    eye = _eye(n)
+    shift = round(np.log2(center))
+    a = values * mpfr(2) ** -shift
+    roots = 0
+    while _norm1(a - eye) > mpfr(2) ** -10:
+        if roots > 64:
+            raise DomainError("logm: too many square roots")
+        a = _sqrtm_values(a, eye)
+        roots += 1
+    z = (a - eye) @ _inverse_values(a + eye)
+    z2 = z @ z
+    total, term, j = z, z, 1
+    tiny = mpfr(2) ** (-gmpy2.get_context().precision - 8)
+    while _norm1(term) > tiny * max(_norm1(total), tiny):
+        term = term @ z2
+        total = total + term / (2 * j + 1)
+        j += 1
+    return total * 2 ** (roots + 1) + eye * (shift * gmpy2.log(mpfr(2))), shift
+
+
+def logm_parts(values, slopes):
+    """log(V) and its Fréchet derivative along each slope: dL solves L_exp(L, dL) = dX,
+    with the Jacobian of expm at L (n² × n²) from expm_parts's derivative."""
+    center = _logm_domain(values)
+    n = values.shape[0]
+    with gmpy2.local_context(gmpy2.get_context(), precision=LOGM_PRECISION):
+        log, shift = _logm_values(values, center)
+        if slopes is None:
+            return log, None
+        # expm(L) = 2^shift expm(L - shift log 2 I): the Jacobian at the shifted L, scaled
+        shifted = log - _eye(n) * (shift * gmpy2.log(mpfr(2)))
+        units = np.empty((n * n, n, n), dtype=object)
+        for q in range(n * n):
+            units[q] = _eye(n) * 0
+            units[q].flat[q] = mpfr(1)
+        _, frechet = expm_parts(shifted, units, max_norm=64 * n)
+        jac = np.empty((n * n, n * n), dtype=object)
+        for q in range(n * n):
+            jac[:, q] = frechet[q].reshape(-1) * mpfr(2) ** shift
+        rhs = np.empty((n * n, slopes.shape[0]), dtype=object)
+        for i in range(slopes.shape[0]):
+            rhs[:, i] = slopes[i].reshape(-1)
+        solved = _solve(jac, rhs)
+        out = np.empty(slopes.shape, dtype=object)
+        for i in range(slopes.shape[0]):
+            out[i] = solved[:, i].reshape(n, n)
+    return log, out
 
 
 # ---------------------------------------------------------------- points

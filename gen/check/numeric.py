@@ -77,7 +77,111 @@ def _logsumexp(a):
 
 NP_FUNCTIONS = {"log": np.log, "exp": np.exp, "sqrt": np.sqrt, "abs": _abs, "sin": np.sin,
                 "cos": np.cos, "tanh": np.tanh, "sigmoid": _sigmoid, "relu": _relu,
-                "sign": _sign, "step": _step, "erf": _erf}
+                "sign": _sign, "step": _step, "erf": _erf, "tan": np.tan}
+
+
+# ---------------------------------------------------------------- matrix functions
+# Built from products and LU solves only (no eigenvectors, no SVD, no conjugation), so that
+# they are analytic and carry a complex step: NumPy's own routines (and SciPy's, which is
+# not a dependency) would not.
+
+EXPM_MAX_NORM = 64.0
+
+
+def _norm1(a) -> float:
+    return float(np.max(np.sum(np.abs(np.real(a)), axis=0)))
+
+
+def expm(a):
+    """Scaling and squaring with a Taylor series of degree 18 at 1-norm <= 1/8."""
+    norm = _norm1(a)
+    if not np.isfinite(norm) or norm > EXPM_MAX_NORM:
+        raise DomainError("expm of a matrix of large norm")
+    squarings = max(0, int(np.ceil(np.log2(norm))) + 3) if norm > 0 else 0
+    x = a / 2.0 ** squarings
+    eye = np.eye(a.shape[0])
+    r = eye
+    for j in range(18, 0, -1):
+        r = eye + x @ r / j
+    for _ in range(squarings):
+        r = r @ r
+    return r
+
+
+def logm_center(a) -> float:
+    """The geometric mean of the eigenvalues' magnitudes; DomainError where the principal
+    logarithm is undefined (an eigenvalue on or within 1e-6 of the closed negative real
+    axis, relative) or the eigenvalues leave 2^-20 .. 2^20 (as in the exact check)."""
+    real = np.real(a)
+    if not np.all(np.isfinite(real)):
+        raise DomainError("logm of a matrix with an entry that is not finite")
+    eigenvalues = np.linalg.eigvals(real)
+    size = np.abs(eigenvalues)
+    if np.any(size < 2.0 ** -20) or np.any(size > 2.0 ** 20):
+        raise DomainError("logm of a matrix with an eigenvalue of magnitude outside "
+                          "2^-20 .. 2^20")
+    if np.any((eigenvalues.real <= 0) & (np.abs(eigenvalues.imag) <= 1e-6 * size)):
+        raise DomainError("logm of a matrix with an eigenvalue on the closed negative real axis")
+    return float(np.exp(np.mean(np.log(size))))
+
+
+def _sqrtm(a):
+    """The principal square root by the Denman-Beavers iteration (two more steps after the
+    values settle, so that a complex step settles too)."""
+    y, z = a, np.eye(a.shape[0])
+    extra = None
+    for _ in range(100):
+        y_next = (y + np.linalg.inv(z)) / 2
+        z = (z + np.linalg.inv(y)) / 2
+        settled = _norm1(y_next - y) <= 1e-14 * _norm1(y_next)
+        y = y_next
+        if extra is None and settled:
+            extra = 2
+        if extra is not None:
+            if extra == 0:
+                return y
+            extra -= 1
+    raise DomainError("the square root iteration of logm did not converge")
+
+
+def logm(a):
+    """Inverse scaling and squaring: square roots of a/c (c a power of 2) until within 1/4
+    of I, then 2 atanh((A - I)(A + I)^-1) by its series."""
+    shift = round(np.log2(logm_center(a)))
+    eye = np.eye(a.shape[0])
+    x = a / 2.0 ** shift
+    roots = 0
+    while _norm1(x - eye) > 0.25:
+        if roots > 40:
+            raise DomainError("logm: too many square roots")
+        x = _sqrtm(x)
+        roots += 1
+    z = np.linalg.solve((x + eye).T, (x - eye).T).T
+    z2 = z @ z
+    total, term = z, z
+    for j in range(1, 30):
+        term = term @ z2
+        total = total + term / (2 * j + 1)
+    return total * 2.0 ** (roots + 1) + eye * (shift * np.log(2.0))
+
+
+def pinv(a):
+    """(XᵀX)⁻¹Xᵀ for a tall X, Xᵀ(XXᵀ)⁻¹ for a wide one (plain transposes: analytic)."""
+    rows, cols = a.shape
+    if rows == cols:
+        return np.linalg.inv(a)
+    if rows > cols:
+        return np.linalg.solve(a.T @ a, a.T)
+    return np.linalg.solve(a @ a.T, a).T
+
+
+def commutation(m: int, n: int) -> np.ndarray:
+    """K (mn × mn) with K vec(A) = vec(Aᵀ) for A m × n."""
+    k = np.zeros((m * n, m * n))
+    for i in range(m):
+        for j in range(n):
+            k[i * n + j, j * m + i] = 1.0
+    return k
 
 
 class NumpyAlgebra:
@@ -107,7 +211,7 @@ class NumpyAlgebra:
         return a @ b
 
     def div(self, a, b):
-        return a / b[0, 0]
+        return a / b if b.shape != (1, 1) else a / b[0, 0]
 
     def constant(self, name):
         if name == "pi":
@@ -116,6 +220,8 @@ class NumpyAlgebra:
 
     def power(self, a, p, k):
         if a.shape == (1, 1):
+            return a ** (k if k is not None else p[0, 0])
+        if 1 in a.shape:  # a vector: entry by entry (format 1.2)
             return a ** (k if k is not None else p[0, 0])
         if k < 0:
             a, k = np.linalg.inv(a), -k
@@ -160,7 +266,16 @@ class NumpyAlgebra:
             return np.diag(a[:, 0]) if a.shape[1] == 1 else np.diag(a).reshape(-1, 1)
         if fn == "vec":
             return a.reshape(-1, 1, order="F")
+        if fn == "hadamard_pow":
+            return a ** args[1][0, 0]
+        if fn == "hadamard_div":
+            return a / args[1]
+        if fn in ("expm", "logm", "pinv"):
+            return {"expm": expm, "logm": logm, "pinv": pinv}[fn](a)
         raise ValueError(fn)
+
+    def commutation(self, m, n):
+        return commutation(m, n)
 
     def apply(self, fn, a, order):
         c = self.generic[fn]

@@ -175,6 +175,8 @@ class _Builder:
             return left / _scalar(right)
         if node.op == "**":
             if _is_matrix(left) and left.shape != (1, 1):
+                if left.shape[0] != left.shape[1]:
+                    raise Unsupported("the entry-by-entry power of a vector")
                 return MatPow(left, right)
             return _scalar(left) ** _scalar(right)
         if _is_matrix(left) and _is_matrix(right):

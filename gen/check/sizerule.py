@@ -31,8 +31,11 @@ NUMERIC_FLOOR = 6  # the numeric check adds an assignment with every size at lea
 NUMERIC_CAP = 12  # the smallest size of the numeric assignment, at most (9 outside the
 HEURISTIC_NUMERIC_CAP = 9  # theorem, whose bound is only a heuristic)
 
-ENTRYWISE = {"hadamard", "diag", "softmax"}
-OUTSIDE = {"det", "inv", "kron", "hadamard", "diag", "vec", "norm", "softmax"}
+ENTRYWISE = {"hadamard", "diag", "softmax", "hadamard_pow", "hadamard_div"}
+OUTSIDE = {"det", "inv", "kron", "hadamard", "diag", "vec", "norm", "softmax",
+           # format 1.2: power series and pseudo-inverses are no trace polynomials, and the
+           # commutation matrix is a permutation of entries
+           "expm", "logm", "pinv", "hadamard_pow", "hadamard_div", "commutation"}
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,16 @@ class _Counter:
         if node.op == "*":
             return left + right
         if node.op == "/":
+            if not self.scalar(node.right):  # entry by entry (format 1.2)
+                return (left + right).outside(True)
             if isinstance(node.right, E.Num):
                 return left
             return left + right + right
+        if not self.scalar(node.left) and self.scalar(E.Bin("*", E.Transpose(node.left),
+                                                            node.left)) != self.scalar(
+                E.Bin("*", node.left, E.Transpose(node.left))):
+            # a vector's power is entry by entry (format 1.2): vᵀv or vvᵀ, not both, is 1×1
+            return (left + right).outside(True)
         k = integer_exponent(node.right)
         if k is None and symbolic_integer(node.right):  # X**k, k declared `integer` (1.2):
             # the degree of the largest power tried, outside the theorem (fixed degrees only)
@@ -104,6 +114,8 @@ class _Counter:
         fn = node.fn
         if fn in ("eye", "zeros"):
             return ZERO
+        if fn == "commutation":
+            return ZERO.outside()
         if fn == "ones":
             return Degree(1)
         total = ZERO
@@ -113,6 +125,8 @@ class _Counter:
             return total
         if fn in ("sum", "mean"):  # sum(A) = ones.T*A*ones: a trace polynomial
             return total if all(self.scalar(a) for a in node.args) else total + Degree(2)
+        if fn in ("expm", "logm"):  # power series: sizes up to the heuristic cap
+            return Degree(4 * max(total.d, 1), False, total.entrywise)
         if fn in OUTSIDE:
             return total.outside(fn in ENTRYWISE)
         # every other function is elementwise (log, exp, ...): outside, entrywise on arrays
@@ -250,7 +264,7 @@ def size_number_degrees(trees, shape_of=None) -> dict[str, int]:
         found[name] = found.get(name, 0) + times
 
     def walk(node, times: int) -> None:
-        if isinstance(node, E.Call) and node.fn in ("eye", "ones"):
+        if isinstance(node, E.Call) and node.fn in ("eye", "ones", "commutation"):
             for arg in node.args:
                 if isinstance(arg, E.Size):
                     count(arg.name, times)

@@ -663,6 +663,8 @@ def _transcendental(prep: Prepared, forms) -> bool:
     return any(
         isinstance(n, E.Apply | E.Const) or isinstance(n, E.Call) and n.fn in TRANSCENDENTAL
         or isinstance(n, E.Bin) and n.op == "**" and integer_exponent(n.right) is None
+        or isinstance(n, E.Call) and n.fn == "hadamard_pow"
+        and integer_exponent(n.args[1]) is None
         for tree in trees for n in E.walk(tree)
     )
 

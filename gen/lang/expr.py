@@ -112,8 +112,9 @@ class Context:
 
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
-_SIZE_FUNCTIONS = {"eye": (1, 1), "ones": (1, 2), "zeros": (1, 2)}
-_ARITY = {"kron": (2, 2), "hadamard": (2, 2), "diff": (1, 2)}
+_SIZE_FUNCTIONS = {"eye": (1, 1), "ones": (1, 2), "zeros": (1, 2), "commutation": (2, 2)}
+_ARITY = {"kron": (2, 2), "hadamard": (2, 2), "diff": (1, 2), "hadamard_pow": (2, 2),
+          "hadamard_div": (2, 2)}
 
 
 def parse(text: str, ctx: Context):
@@ -259,7 +260,14 @@ class _Converter:
             return self._diff(node)
         low, high = _ARITY.get(name, (1, 1))
         self._arity(name, node.args, low, high)
-        return Call(name, tuple(self.convert(a, depth) for a in node.args))
+        call = Call(name, tuple(self.convert(a, depth) for a in node.args))
+        if name == "hadamard_pow":  # the exponent obeys the limits of `**`
+            power = Bin("**", *call.args)
+            _check_exponent(power, self)
+            sizes = sorted({n.name for n in walk(power.right) if isinstance(n, Size)})
+            if sizes:
+                self.fail("E209", name=sizes[0])
+        return call
 
     def _arity(self, name, args, low, high):
         if not low <= len(args) <= high:
@@ -272,7 +280,8 @@ class _Converter:
             return Size(node.id)
         if isinstance(node, ast.Constant) and type(node.value) is int and 1 <= node.value <= 64:
             return Num(Fraction(node.value))
-        self.fail("E207", name="eye/ones/zeros", expected="sizes: size names or integers 1..64")
+        self.fail("E207", name="eye/ones/zeros/commutation",
+                  expected="sizes: size names or integers 1..64")
 
     def _diff(self, node):
         if not self.ctx.diffs:

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from matderiv.catalog.load import Identity
-from matderiv.catalog.schema import ELEMENTWISE, FUNCTIONS, FUNCTIONS_1_1, TENSOR_CATEGORIES
+from matderiv.catalog.schema import ELEMENTWISE, FUNCTIONS, LATER_FUNCTIONS, TENSOR_CATEGORIES
 from matderiv.errors import CODES, CatalogError, Problem, problem
 from matderiv.lang import expr as E
 from matderiv.lang import shapes as S
@@ -102,7 +102,7 @@ def _declarations(prep: Prepared) -> None:
             _add(prep, "E121", key, name=name[:40], detail="use letters and digits, starting "
                  "with a letter, at most 24 characters")
             continue
-        if name in FUNCTIONS and name not in FUNCTIONS_1_1 or name == "T":
+        if name in FUNCTIONS and name not in LATER_FUNCTIONS or name == "T":
             _add(prep, "E121", key, name=name, detail="it is the name of a function")
             continue
         if isinstance(text, str) and text.split()[:1] == ["integer"]:
@@ -336,6 +336,8 @@ def differential_degree(node) -> int:
         degrees = [differential_degree(a) for a in node.args]
         if node.fn in _LINEAR_CALLS:
             return min(sum(degrees), NONLINEAR)
+        if node.fn == "hadamard_div" and not degrees[1]:  # linear in its numerator
+            return degrees[0]
         return NONLINEAR if any(degrees) else 0
     if isinstance(node, E.Apply):
         return NONLINEAR if differential_degree(node.arg) else 0
@@ -461,8 +463,8 @@ class _Flipper:
             if t and not (self.scalar(left) or self.scalar(right)):
                 return E.Bin("*", self.push(right, t), self.push(left, t))
             return E.Bin("*", self.push(left, t), self.push(right, t))
-        if node.op == "/":
-            return E.Bin("/", self.push(left, t), self.push(right, False))
+        if node.op == "/":  # by a scalar, or entry by entry by an array (format 1.2)
+            return E.Bin("/", self.push(left, t), self.push(right, t and not self.scalar(right)))
         base_t = t and not self.scalar(left)
         return E.Bin("**", self.push(left, base_t), self.push(right, False))
 
@@ -472,6 +474,10 @@ class _Flipper:
             return E.Call(fn, tuple(self.push(a, False) for a in args))
         if fn in ("inv", "kron", "hadamard") or fn in ELEMENTWISE:
             return E.Call(fn, tuple(self.push(a, t) for a in args))
+        if fn in ("expm", "logm", "pinv", "hadamard_div"):  # f(X)ᵀ = f(Xᵀ) (format 1.2)
+            return E.Call(fn, tuple(self.push(a, t) for a in args))
+        if fn == "hadamard_pow":
+            return E.Call(fn, (self.push(args[0], t), self.push(args[1], False)))
         if fn == "eye":
             return node
         if fn in ("ones", "zeros"):

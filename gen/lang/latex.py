@@ -29,7 +29,9 @@ FUNCTION_NAMES = {"log": r"\log", "exp": r"\exp", "sin": r"\sin", "cos": r"\cos"
                   "softmax_rows": r"\operatorname{softmax}_{\text{rows}}",
                   "log_softmax": r"\log\operatorname{softmax}",
                   "logsumexp": r"\operatorname{logsumexp}",
-                  "sum": r"\operatorname{sum}", "mean": r"\operatorname{mean}"}
+                  "sum": r"\operatorname{sum}", "mean": r"\operatorname{mean}",
+                  # format 1.2
+                  "tan": r"\tan", "logm": r"\operatorname{logm}"}
 CONSTANT_NAMES = {"pi": r"\pi"}
 # precedence: sum, Kronecker/Hadamard, product, unary minus, power/postfix, atom
 SUM, OTIMES, PRODUCT, NEG, POSTFIX, ATOM = 1, 1.5, 2, 3, 4, 5
@@ -106,10 +108,22 @@ class Printer:
                 right = rf"\left({right}\right)"
             return f"{self.wrap(node.left, SUM)} {op} {right}", SUM
         if op == "/":
+            if self._array(node.right):  # entry by entry (format 1.2)
+                return (rf"{self.wrap(node.left, POSTFIX)} \oslash "
+                        rf"{self.wrap(node.right, POSTFIX)}"), OTIMES
             return rf"\frac{{{self(node.left)}}}{{{self(node.right)}}}", ATOM
         if op == "**":
+            if self._array(node.left) and self._vector(node.left):  # entry by entry (1.2)
+                return self.wrap(node.left, ATOM) + rf"^{{\circ {self(node.right)}}}", POSTFIX
             return self._power(node)
         return self._product(node), PRODUCT
+
+    def _array(self, node) -> bool:
+        return self.shape_of is not None and tuple(self.shape_of(node)) != (1, 1)
+
+    def _vector(self, node) -> bool:
+        rows, cols = self.shape_of(node)
+        return (rows == 1) != (cols == 1)
 
     def _product(self, node) -> str:
         left = self.wrap(node.left, PRODUCT)
@@ -135,6 +149,16 @@ class Printer:
             return rf"{self.wrap(args[0], POSTFIX)} \otimes {self.wrap(args[1], POSTFIX)}", OTIMES
         if fn == "hadamard":
             return rf"{self.wrap(args[0], POSTFIX)} \circ {self.wrap(args[1], POSTFIX)}", OTIMES
+        if fn == "hadamard_div":
+            return rf"{self.wrap(args[0], POSTFIX)} \oslash {self.wrap(args[1], POSTFIX)}", OTIMES
+        if fn == "hadamard_pow":
+            return self.wrap(args[0], ATOM) + rf"^{{\circ {self(args[1])}}}", POSTFIX
+        if fn == "pinv":
+            return self.wrap(args[0], ATOM) + "^{+}", POSTFIX
+        if fn == "expm":
+            return rf"e^{{{self(args[0])}}}", ATOM
+        if fn == "commutation":
+            return rf"\mathbf{{K}}_{{{self(args[0])} {self(args[1])}}}", ATOM
         if fn == "sqrt":
             return rf"\sqrt{{{self(args[0])}}}", ATOM
         if fn == "abs":

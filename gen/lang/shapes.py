@@ -250,8 +250,9 @@ def _bin(node, env):
             env.fail("E300", left=show(left), right=show(right))
         return (left[0], right[1])
     if node.op == "/":
-        if not is_scalar(right):
-            env.fail("E303", detail=f"`/` divides only by a scalar, not by {show(right)}")
+        if not is_scalar(right) and left != right:
+            env.fail("E303", detail=f"`/` divides by a scalar, or entry by entry an array of "
+                     f"the same shape (format 1.2), not {show(left)} by {show(right)}")
         return left
     return _power(node, left, right, env)
 
@@ -259,7 +260,7 @@ def _bin(node, env):
 def _power(node, left, right, env):
     if not is_scalar(right):
         env.fail("E303", detail="an exponent must be a scalar")
-    if is_scalar(left):
+    if is_scalar(left) or is_vector(left):  # a vector's power is entry by entry (1.2)
         return left
     if left[0] != left[1]:
         env.fail("E303", detail=f"only a square matrix has powers, not {show(left)} (for "
@@ -272,8 +273,10 @@ def _power(node, left, right, env):
 
 def _call(node, env):
     fn, args = node.fn, node.args
-    if fn in ("eye", "ones", "zeros"):
+    if fn in ("eye", "ones", "zeros", "commutation"):
         dims = [_size_value(a) for a in args]
+        if fn == "commutation":
+            return (dims[0] * dims[1], dims[0] * dims[1])
         if fn == "eye":
             return (dims[0], dims[0])
         return (dims[0], ONE) if len(dims) == 1 else (dims[0], dims[1])
@@ -281,10 +284,10 @@ def _call(node, env):
     first = shapes[0]
     if fn in ELEMENTWISE:
         return first
-    if fn in ("tr", "det", "inv"):
+    if fn in ("tr", "det", "inv", "expm", "logm"):
         if first[0] != first[1]:
             env.fail("E302", name=fn, expected="a square matrix", got=show(first))
-        return first if fn == "inv" else (ONE, ONE)
+        return first if fn in ("inv", "expm", "logm") else (ONE, ONE)
     return _CALLS[fn](fn, shapes, env)
 
 
@@ -332,6 +335,17 @@ def _hadamard(fn, shapes, env):
     return shapes[0]
 
 
+def _pinv(fn, shapes, env):
+    r, c = shapes[0]
+    return (c, r)
+
+
+def _hadamard_pow(fn, shapes, env):
+    if not is_scalar(shapes[1]):
+        env.fail("E302", name=fn, expected="a scalar exponent", got=show(shapes[1]))
+    return shapes[0]
+
+
 def _diag(fn, shapes, env):
     r, c = shapes[0]
     if c == ONE and r != ONE:
@@ -348,7 +362,8 @@ def _vec(fn, shapes, env):
 
 _CALLS = {"softmax": _softmax, "log_softmax": _softmax, "softmax_rows": _softmax_rows,
           "sum": _to_scalar, "mean": _to_scalar, "logsumexp": _logsumexp, "norm": _norm,
-          "kron": _kron, "hadamard": _hadamard, "diag": _diag, "vec": _vec}
+          "kron": _kron, "hadamard": _hadamard, "diag": _diag, "vec": _vec,
+          "pinv": _pinv, "hadamard_pow": _hadamard_pow, "hadamard_div": _hadamard}
 
 
 def _apply(node, env):

@@ -88,6 +88,38 @@ _HELPERS = {
                  "    return np.array([[np.log(np.sum(np.exp(a - top))) + top]])",
     "log_softmax": "def log_softmax(a):\n    top = a.max()\n"
                    "    return a - (np.log(np.sum(np.exp(a - top))) + top)",
+    # format 1.2
+    "tan": "tan = np.tan",
+    "expm": "def expm(a):  # the matrix exponential: scaling and squaring, Taylor series\n"
+            "    s = max(0.0, np.ceil(np.log2(max(np.abs(a).sum(axis=0).max(), 1e-300))) + 3)\n"
+            "    x, r = a / 2.0 ** s, np.eye(len(a))\n"
+            "    for j in range(18, 0, -1):\n"
+            "        r = np.eye(len(a)) + x @ r / j\n"
+            "    while s > 0:\n"
+            "        r, s = r @ r, s - 1\n"
+            "    return r",
+    "logm": "def logm(a):  # the principal matrix logarithm: inverse scaling and squaring\n"
+            "    n, k = len(a), 0\n"
+            "    while np.abs(a - np.eye(n)).sum(axis=0).max() > 0.25:\n"
+            "        y, z = a, np.eye(n)  # Denman-Beavers square root\n"
+            "        for _ in range(60):\n"
+            "            y, z = (y + np.linalg.inv(z)) / 2, (z + np.linalg.inv(y)) / 2\n"
+            "        a, k = y, k + 1\n"
+            "    z = np.linalg.solve((a + np.eye(n)).T, (a - np.eye(n)).T).T\n"
+            "    total, term = z, z\n"
+            "    for j in range(1, 30):\n"
+            "        term = term @ z @ z\n"
+            "        total = total + term / (2 * j + 1)\n"
+            "    return 2.0 ** (k + 1) * total",
+    "pinv": "pinv = np.linalg.pinv",
+    "hadamard_pow": "def hadamard_pow(a, p):  # entry by entry\n    return a ** p",
+    "hadamard_div": "def hadamard_div(a, b):  # entry by entry\n    return a / b",
+    "commutation": "def commutation(m, n):  # K @ vec(A) == vec(A.T) for A m x n\n"
+                   "    K = np.zeros((m * n, m * n))\n"
+                   "    for i in range(m):\n"
+                   "        for j in range(n):\n"
+                   "            K[i * n + j, j * m + i] = 1.0\n"
+                   "    return K",
 }
 
 _DRAW_HELPERS = {
@@ -255,7 +287,9 @@ class _Code:
         op = node.op
         if op == "**":
             k = S.integer_exponent(node.right)
-            if not self.scalar(node.left) and self.shape(node.left) is not None and k is not None:
+            shape = self.shape(node.left)
+            vector = shape is not None and (shape[0] == 1) != (shape[1] == 1)
+            if not self.scalar(node.left) and shape is not None and k is not None and not vector:
                 return f"np.linalg.matrix_power({self(node.left)}, {k})", 5
             return f"{self(node.left, 5)} ** {self(node.right, 4)}", 4
         prec = 1 if op in "+-" else 2

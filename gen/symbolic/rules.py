@@ -519,6 +519,129 @@ def _elementwise(ctx, node, d):
     raise Refused(E.to_text(node), f"no rule for the elementwise function {fn}")
 
 
+# ---------------------------------------------------------------- format 1.2
+
+
+def _tan(ctx, node, d):
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    if ctx.scalar(u):
+        return mul(E.Bin("+", num(1), power(node, 2)), du)
+    slope = E.Bin("+", _ones_like(ctx, u), E.Call("hadamard", (node, node)))
+    return E.Call("hadamard", (slope, du))
+
+
+def _entry_power(ctx, node, base, exponent, d):
+    """U∘p (hadamard_pow(U, p), or v**p for a vector): p U∘(p−1) ∘ dU, plus
+    U∘p ∘ log(U) dp where the exponent moves."""
+    du, dp = d(base), d(exponent)
+    out = None
+    if du is not None:
+        k = E.literal_value(exponent)
+        lower = E.Bin("-", exponent, num(1)) if k is None else num(k - 1)
+        rest = (_ones_like(ctx, base) if k == 1 else base if k == 2
+                else E.Call("hadamard_pow", (base, lower)))
+        out = E.Call("hadamard", (mul(exponent, rest) if k != 1 else rest, du))
+    if dp is not None:
+        out = add(out, mul(E.Call("hadamard", (node, E.Call("log", (base,)))), dp))
+    return out
+
+
+def _hadamard_pow(ctx, node, d):
+    return _entry_power(ctx, node, node.args[0], node.args[1], d)
+
+
+def _vector_power(ctx, node, d):
+    return _entry_power(ctx, node, node.left, node.right, d)
+
+
+def _entry_quotient(ctx, node, d):
+    """U ⊘ V (hadamard_div(U, V), or U / V for arrays of one shape):
+    dU ⊘ V − U ⊘ (V∘V) ∘ dV, written with hadamard and a fixed array."""
+    u, v = (node.args if isinstance(node, E.Call) else (node.left, node.right))
+    du, dv = d(u), d(v)
+    first = E.Call("hadamard", (E.Call("hadamard_pow", (v, E.Neg(num(1)))), du)) \
+        if du is not None else None
+    if dv is None:
+        return first
+    slope = E.Call("hadamard_div", (u, E.Call("hadamard", (v, v))))
+    return sub(first, E.Call("hadamard", (slope, dv)))
+
+
+def _scaled_constant(ctx, u):
+    """(s, A) for u = s*A or A*s with s a scalar and A a constant array, else None."""
+    if not (isinstance(u, E.Bin) and u.op == "*"):
+        return None
+    for s, a in ((u.left, u.right), (u.right, u.left)):
+        if ctx.scalar(s) and not ctx.scalar(a) and not _depends(ctx, a):
+            return s, a
+    return None
+
+
+def _expm(ctx, node, d):
+    """e^(sA) with A constant: A e^(sA) ds (sA commutes with its derivative); no other
+    argument has a closed form in the format (the Fréchet derivative is an integral)."""
+    u = node.args[0]
+    scaled = _scaled_constant(ctx, u)
+    if scaled is None:
+        if d(u) is None:
+            return None
+        raise Refused(E.to_text(node)[:60], "the derivative of expm(U) is an integral "
+                      "(∫ e^(aU) dU e^((1-a)U) da); it has a closed form under tr(...) or for "
+                      "U = s*A with A constant")
+    s, a = scaled
+    ds = d(s)
+    return mul(a, node, ds) if ds is not None else None
+
+
+def _trace_expm(ctx, node, d):
+    u = node.args[0].args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return E.Call("tr", (mul(node.args[0], du),))
+
+
+def _logm(ctx, node, d):
+    """log(sA) with A constant: I ds/s; no other argument has a closed form."""
+    u = node.args[0]
+    scaled = _scaled_constant(ctx, u)
+    if scaled is None:
+        if d(u) is None:
+            return None
+        raise Refused(E.to_text(node)[:60], "the derivative of logm(U) is an integral; it "
+                      "has a closed form under tr(...) or for U = s*A with A constant")
+    s, a = scaled
+    ds = d(s)
+    if ds is None:
+        return None
+    return div(mul(_eye_like(ctx, a), ds), s)
+
+
+def _trace_logm(ctx, node, d):
+    u = node.args[0].args[0]
+    du = d(u)
+    if du is None:
+        return None
+    return E.Call("tr", (mul(E.Call("inv", (u,)), du),))
+
+
+def _pinv(ctx, node, d):
+    """Golub-Pereyra, where the rank is constant (the format's full-rank points):
+    dX⁺ = −X⁺ dX X⁺ + X⁺X⁺ᵀ dXᵀ (I − XX⁺) + (I − X⁺X) dXᵀ X⁺ᵀX⁺."""
+    u = node.args[0]
+    du = d(u)
+    if du is None:
+        return None
+    rows, cols = ctx.shape(u)
+    p, pt, dut = node, E.Transpose(node), E.Transpose(du)
+    left = E.Bin("-", eye(ctx, rows), mul(u, p))
+    right = E.Bin("-", eye(ctx, cols), mul(p, u))
+    return add(add(neg(mul(p, du, p)), mul(p, pt, dut, left)), mul(right, dut, pt, p))
+
+
 def _eye_like(ctx, node):
     return eye(ctx, ctx.shape(node)[0])
 
@@ -603,6 +726,29 @@ RULES: dict[str, Rule] = {
                          _softmax_rows),
     "generic": Rule("chain rule (generic function)", "dt-elementwise-chain-rule",
                     "d g(U) = diff(g)(U) o dU", _elementwise),
+    # format 1.2
+    "tan": Rule("tan (elementwise)", "jacobian-tan", "d tan(U) = (1 + tan(U)^2) o dU", _tan),
+    "hadamard_pow": Rule("elementwise power", "grad-hadamard-power-sum",
+                         "d hadamard_pow(U, p) = p*hadamard_pow(U, p - 1) o dU "
+                         "(+ U^p o log(U) dp)", _hadamard_pow),
+    "vector-power": Rule("elementwise power of a vector", "jacobian-vector-power",
+                         "d(v**p) = p*v**(p - 1) o dv (+ v**p o log(v) dp)", _vector_power),
+    "hadamard_div": Rule("elementwise quotient", "grad-hadamard-div-sum",
+                         "d(U / V) = dU / V - U / (V o V) o dV", _entry_quotient),
+    "elementwise-quotient": Rule("elementwise quotient", "jacobian-elementwise-division-"
+                                 "denominator", "d(U / V) = dU / V - U / (V o V) o dV",
+                                 _entry_quotient),
+    "expm": Rule("matrix exponential of s*A", "dt-expm-scaled",
+                 "d expm(s*A) = A*expm(s*A)*ds", _expm),
+    "trace-expm": Rule("trace of the matrix exponential", "trace-expm",
+                       "d tr(expm(U)) = tr(expm(U)*dU)", _trace_expm),
+    "logm": Rule("matrix logarithm of s*A", "dt-logm-scaled",
+                 "d logm(s*A) = eye*ds/s", _logm),
+    "trace-logm": Rule("trace of the matrix logarithm", "trace-logm",
+                       "d tr(logm(U)) = tr(inv(U)*dU)", _trace_logm),
+    "pinv": Rule("pseudo-inverse (Golub-Pereyra)", "mm-pinv",
+                 "d pinv(U) = -U+ dU U+ + U+ U+.T dU.T (I - U U+) + (I - U+ U) dU.T U+.T U+",
+                 _pinv),
 }
 
 
@@ -627,15 +773,21 @@ def kind_of(ctx: Ctx, node) -> str:
         if node.op == "*":
             return "product"
         if node.op == "/":
-            return "quotient"
+            return "quotient" if ctx.scalar(node.right) else "elementwise-quotient"
         if ctx.scalar(node.left):
             return "norm-power" if _norm_power_rule(ctx, node) else "scalar-power"
+        if S.is_vector(ctx.shape(node.left)):
+            return "vector-power"
         k = S.integer_exponent(node.right)
         return "inverse-power" if k is not None and k < 0 else "matrix-power"
     if isinstance(node, E.Call):
         fn = node.fn
-        if fn in ("eye", "ones", "zeros"):
+        if fn in ("eye", "ones", "zeros", "commutation"):
             return "constant"
+        if fn == "tr" and isinstance(node.args[0], E.Call) and node.args[0].fn == "expm":
+            return "trace-expm"
+        if fn == "tr" and isinstance(node.args[0], E.Call) and node.args[0].fn == "logm":
+            return "trace-logm"
         if fn == "log" and isinstance(node.args[0], E.Call):
             arg = node.args[0]
             if arg.fn == "det":
