@@ -675,7 +675,7 @@ def logm_parts(values, slopes):
     with the Jacobian of expm at L (n² × n²) from expm_parts's derivative."""
     center = _logm_domain(values)
     n = values.shape[0]
-    with gmpy2.local_context(gmpy2.get_context(), precision=LOGM_PRECISION):
+    with gmpy2.context(gmpy2.get_context(), precision=LOGM_PRECISION):
         log, shift = _logm_values(values, center)
         if slopes is None:
             return log, None
