@@ -38,7 +38,30 @@ def test_symbols(name, kind, expected):
 def test_transpose_inverse_and_functions():
     tex = _tex("tr(A*inv(X).T) + log(det(X))", {"X": "matrix n n", "A": "matrix n n"})
     assert tex == (r"\operatorname{tr}\left(\mathbf{A} \mathbf{X}^{-\top}\right) + "
-                   r"\log\left(\det\left(\mathbf{X}\right)\right)")
+                   r"\log \det\left(\mathbf{X}\right)")  # no redundant parentheses
+
+
+def test_elementwise_functions_are_marked():
+    """exp of a vector is taken entry by entry: exp_∘(x), never read as a matrix function;
+    of a scalar it is plain exp."""
+    assert _tex("sum(exp(x))", {"x": "vector n"}, "x") == (
+        r"\operatorname{sum}\left(\exp_{\circ}\left(\mathbf{x}\right)\right)")
+    assert _tex("exp(t)", {"t": "scalar"}, "t") == r"\exp\left(t\right)"
+    assert r"\sigma_{\circ}" in _tex("sum(sigmoid(X))", {"X": "matrix m n"})
+
+
+def test_one_precedence_table():
+    """The text, LaTeX and NumPy printers share lang/expr's table."""
+    import inspect
+
+    from matderiv.lang import expr as E
+    from matderiv.lang import latex
+    from matderiv.publish import snippet
+
+    assert (latex.SUM, latex.OTIMES, latex.PRODUCT, latex.NEG, latex.POSTFIX, latex.ATOM) == (
+        E.SUM, E.OTIMES, E.PRODUCT, E.NEG, E.POWER, E.ATOM)
+    assert E._PRECEDENCE is E.PRECEDENCE
+    assert "E.PRECEDENCE[op]" in inspect.getsource(snippet._Code._bin)
 
 
 def test_kronecker_inside_a_product_is_parenthesised():
@@ -63,4 +86,4 @@ def test_only_whitelisted_commands():
                {"x": "vector n"}, wrt="x")
     commands = set(re.findall(r"\\[A-Za-z]+", tex))
     assert commands <= {r"\operatorname", r"\mathbf", r"\left", r"\right", r"\exp",
-                        r"\sigma", r"\frac", r"\sqrt", r"\top"}
+                        r"\sigma", r"\frac", r"\sqrt", r"\top", r"\circ"}

@@ -396,7 +396,13 @@ def children(node) -> tuple:
     return ()
 
 
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
+# The one operator-precedence table of every printer: the text printer below, the LaTeX
+# printer (lang/latex.py) and the NumPy printer (publish/snippet.py). Higher binds tighter;
+# POWER is also the level of the postfix operators (transpose, inverse).
+SUM, OTIMES, PRODUCT, NEG, POWER, ATOM = 1, 1.5, 2, 3, 4, 5
+PRECEDENCE = {"+": SUM, "-": SUM, "kron": OTIMES, "hadamard": OTIMES, "*": PRODUCT,
+              "/": PRODUCT, "neg": NEG, "**": POWER}
+_PRECEDENCE = PRECEDENCE
 
 
 def to_text(node) -> str:

@@ -33,8 +33,15 @@ FUNCTION_NAMES = {"log": r"\log", "exp": r"\exp", "sin": r"\sin", "cos": r"\cos"
                   # format 1.2
                   "tan": r"\tan", "logm": r"\operatorname{logm}"}
 CONSTANT_NAMES = {"pi": r"\pi"}
-# precedence: sum, Kronecker/Hadamard, product, unary minus, power/postfix, atom
-SUM, OTIMES, PRODUCT, NEG, POSTFIX, ATOM = 1, 1.5, 2, 3, 4, 5
+# precedence: the one table of lang/expr (sum, Kronecker/Hadamard, product, unary minus,
+# power/postfix, atom)
+SUM, OTIMES, PRODUCT, NEG, POSTFIX, ATOM = E.SUM, E.OTIMES, E.PRODUCT, E.NEG, E.POWER, E.ATOM
+# scalar functions applied entry by entry to an array: marked with a subscript circle,
+# exp_∘(X), as the notation page explains (exp(X) alone would read as the matrix function)
+ELEMENTWISE = {"log", "exp", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "sign", "step",
+               "erf"}
+# a named function applied to another one reads without parentheses: \log\det(X)
+PREFIX = {"log", "exp", "det", "tr"}
 
 
 def symbol(name: str, kind: str) -> str:
@@ -166,7 +173,13 @@ class Printer:
         if fn == "norm":
             return self._norm(args[0]), ATOM
         name = FUNCTION_NAMES[fn]
-        return rf"{name}\left({self(args[0])}\right)", ATOM
+        if fn in ELEMENTWISE and self._array(args[0]):
+            name += r"_{\circ}"
+        inner = args[0]
+        if (fn in PREFIX and name == FUNCTION_NAMES[fn] and isinstance(inner, E.Call)
+                and inner.fn in PREFIX and not self._array(inner)):
+            return rf"{name} {self(inner)}", ATOM  # \log\det(X), not \log(\det(X))
+        return rf"{name}\left({self(inner)}\right)", ATOM
 
     def _norm(self, arg) -> str:
         matrix = self.shape_of is not None and all(s != 1 for s in self.shape_of(arg))

@@ -271,7 +271,7 @@ class _Code:
         if isinstance(node, E.DiffOf):
             return self._diff_of(node), 5
         if isinstance(node, E.Neg):
-            return "-" + self(node.arg, 3), 3
+            return "-" + self(node.arg, E.NEG), E.NEG
         if isinstance(node, E.Transpose):
             return self(node.arg, 5) + ".T", 5
         if isinstance(node, E.Apply):
@@ -291,8 +291,8 @@ class _Code:
             vector = shape is not None and (shape[0] == 1) != (shape[1] == 1)
             if not self.scalar(node.left) and shape is not None and k is not None and not vector:
                 return f"np.linalg.matrix_power({self(node.left)}, {k})", 5
-            return f"{self(node.left, 5)} ** {self(node.right, 4)}", 4
-        prec = 1 if op in "+-" else 2
+            return f"{self(node.left, E.ATOM)} ** {self(node.right, E.POWER)}", E.POWER
+        prec = E.PRECEDENCE[op]  # the one table (lang/expr)
         if op == "*":
             op = "*" if self.scalar(node.left) or self.scalar(node.right) else "@"
         right = prec + 1 if op in ("-", "/", "*", "@") else prec
