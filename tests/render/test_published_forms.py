@@ -125,6 +125,24 @@ def test_d7_the_site_says_neq_where_the_pdf_does(doc):
             assert not any(f"= {form['latex']}" in t for t in texs), record["id"]
 
 
+def test_every_function_of_the_format_is_on_the_notation_page():
+    """The conventions page's notation table names every function of the format, and the
+    PDF sheets define the elementwise mark, sigma, softmax and diag."""
+    from matderiv.catalog.schema import FUNCTIONS
+    from matderiv.resources import ROOT
+
+    page = (ROOT / "site" / "conventions.md").read_text(encoding="utf-8")
+    table = [line for line in page.splitlines() if line.startswith("| `")]
+    missing = [f for f in FUNCTIONS if f != "diff"
+               and not any(f"`{f}(" in row or f"`{f}`" in row for row in table)]
+    assert not missing, missing
+    assert r"\exp_{\circ}" in page and r"\sigma_{\circ}" in page
+    sheet = (ROOT / "templates" / "latex" / "sheet.tex.j2").read_text(encoding="utf-8")
+    for defined in (r"f_{\circ}", r"\sigma(x)", r"\operatorname{softmax}",
+                    r"\operatorname{diag}", r"\otimes", r"\operatorname{vec}"):
+        assert defined in sheet, defined
+
+
 def test_d7_errata_anchors_are_not_doubled(doc):
     errata = [site._erratum_view(r, made_index) for r in doc["identities"] if r["erratum"]]
     page = site._env().get_template("errata.md.j2").render(errata=errata, doc=doc)

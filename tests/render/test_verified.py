@@ -175,3 +175,9 @@ def test_no_page_describes_a_method_the_verifier_does_not_use():
             assert stale not in text, (path.name, stale)
     home = (HANDWRITTEN / "index.md").read_text(encoding="utf-8")
     assert "[What verified means](verified.md)" in " ".join(home.split())
+    from matderiv.check.exact import PRECISION
+
+    home = " ".join(home.split())  # the method as the verifier runs it (issue 14)
+    for word in ("dual numbers", "dyadic rationals", f"{PRECISION}-bit", "size rule",
+                 "complex-step"):
+        assert word in home, word
