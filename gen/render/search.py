@@ -328,7 +328,7 @@ def raw_entry(rec: dict) -> dict:
             *(s.get("words", "") for s in rec.get("symbols", []))]
     if rec.get("essential"):
         text.append("essential")
-    return {"name": words, "formula": spellings(rec), "text": [t for t in text if t],
+    return {"name": words, "formula": spellings(rec), "words": [t for t in text if t],
             "key": [title_head(rec["title"]), rec.get("of", {}).get("text", ""),
                     _simple_words(tree)]}
 
@@ -362,10 +362,11 @@ def boost(rec: dict) -> float:
         return 0.3
     if rec.get("corrected_by") or "corrected" in rec.get("tags", []):
         return 0.7
-    if rec.get("essential"):
-        return 1.3
+    weight = 1.3 if rec.get("essential") else 1.0
     # a rule (u, U functions of the variable) comes after the identities it generalises
-    return 0.85 if any(s.get("depends_on") for s in rec.get("symbols", [])) else 1.0
+    if any(s.get("depends_on") for s in rec.get("symbols", [])):
+        weight *= 0.85
+    return weight
 
 
 def normalise(texts: list[str]) -> list[str]:
@@ -397,7 +398,7 @@ def _dedupe(tokens: Iterable[str]) -> str:
 
 def search_entries(identities: list[dict], locate: Callable[[str], str]) -> list[dict]:
     """One search-index entry per identity: its location (`locate(id)`, the site's one
-    rule), its title as shown, and the normalised name, formula and text fields."""
+    rule), its title as shown, and the normalised name, formula, words and key fields."""
     raws = [raw_entry(r) for r in identities]
     flat = [t for raw in raws for key in FIELDS for t in raw[key]]
     results = iter(_node(flat))
@@ -407,12 +408,14 @@ def search_entries(identities: list[dict], locate: Callable[[str], str]) -> list
         for key in FIELDS:
             got = [next(results) for _ in raw[key]]
             fields[key] = _dedupe(keys if key == "key" else tokens for tokens, keys in got)
-        out.append({"location": locate(rec["id"]), "title": rec["title"], **fields,
-                    "boost": boost(rec)})
+        # `text` is what the theme shows under a result's title: the formula goes there
+        # (search.js); the words stay out of sight in their own fields
+        out.append({"location": locate(rec["id"]), "title": rec["title"], "text": "",
+                    **fields, "boost": boost(rec)})
     return out
 
 
-FIELDS = ("name", "formula", "text", "key")
+FIELDS = ("name", "formula", "words", "key")
 
 
 def display_tex(rec: dict) -> str | None:

@@ -102,8 +102,10 @@ def test_one_entry_per_identity_with_location_title_and_formula(sample_doc):
     assert "logdet" not in log_det["formula"].split()  # the normalised form only
     assert "qdetlog" in log_det["key"].split()  # what "log det" asks for, whole
     for e in entries:
-        assert set(e) == {"location", "title", "name", "formula", "text", "key", "boost"}
-        assert "<" not in e["formula"] + e["text"]  # no markup, no code blocks
+        assert set(e) == {"location", "title", "text", "name", "formula", "words", "key",
+                          "boost"}
+        assert e["text"] == ""  # the theme shows `text` under the title: search.js's formula
+        assert "<" not in e["formula"] + e["words"]  # no markup, no code blocks
 
 
 def test_spellings_come_from_the_parse_tree(sample_doc):
@@ -134,7 +136,7 @@ def test_rewrite_index_drops_code_tables_and_the_identity_pages_own_sections():
         {"location": "topics/", "title": "Topics", "text": "tags"},
         {"location": "topics/#tag-trace", "title": "trace", "text": "Trace"}]}
     entry = {"location": "id/log-det/", "title": "Log-determinant", "name": "log det",
-             "formula": "logdetx", "text": "", "key": "qdetlog", "boost": 1}
+             "formula": "logdetx", "words": "", "key": "qdetlog", "boost": 1}
     out = S.rewrite_index(index, [entry], ["scalar-by-matrix/"])
     assert out["docs"] == [
         {"location": "scalar-by-matrix/", "title": "Scalar by matrix", "text": "<p>intro</p>"},
@@ -168,7 +170,7 @@ def test_every_query_word_is_in_its_identitys_entry(real_entries):
     missing = []
     for (query, want), tokens in zip(QUERIES, S.normalise(queries), strict=True):
         entry = real_entries[want.split("|")[0]]
-        have = set(" ".join((entry["name"], entry["formula"], entry["text"])).split())
+        have = set(" ".join((entry["name"], entry["formula"], entry["words"])).split())
         lost = [t for t in tokens.split() if t not in have and t not in S.WEAK]
         if lost:
             missing.append((query, want, lost))
