@@ -4,8 +4,8 @@ index, must show its identity among the first three results, with its formula.
 
 The site is the one `make build` wrote (build/site) when it carries this search (its
 search/formulas.json), else it is built from build/catalog.json; without either the
-test is skipped; MATDERIV_SEARCH_SITE=DIR names another built site. Run alone: `.venv/bin/python -m pytest tests/render/test_search_browser.py -s`
-prints the hit rate."""
+test is skipped. MATDERIV_SEARCH_SITE=DIR names another built site. The hit rate is
+printed: `.venv/bin/python -m pytest -s tests/render/test_search_browser.py`."""
 
 from __future__ import annotations
 
