@@ -16,7 +16,18 @@ from __future__ import annotations
 
 from matderiv.lang import expr as E
 from matderiv.lang import shapes as S
-from matderiv.symbolic.core import ONE, UNIT, Ctx, Prod, Refused, eye, mono_mul, ones, prod_mul
+from matderiv.symbolic.core import (
+    ONE,
+    UNIT,
+    Ctx,
+    Prod,
+    Refused,
+    eye,
+    mono_mul,
+    ones,
+    prod_mul,
+    size_node,
+)
 from matderiv.symbolic.linear import Lin, Term, transpose_term
 from matderiv.symbolic.simplify import (
     T,
@@ -206,10 +217,15 @@ def _fwd_lin(ctx: Ctx, lin: Lin) -> list[Prod]:
     if kind in ("d", "dT"):
         shape = ctx.decl(lin.name).shape
         vector = shape[1] == S.ONE or shape[0] == S.ONE
-        if kind == "dT" and not vector:
-            raise Refused(f"d{lin.name}.T", "vec of a transposed differential needs the "
-                          "commutation matrix, which the format cannot write (the "
-                          "differential is given instead)")
+        if kind == "dT" and not vector:  # vec(dXᵀ) = K_mn vec(dX) (format 1.2)
+            sizes = [size_node(dim) for dim in shape]
+            if None in sizes:
+                raise Refused(f"d{lin.name}.T", f"a commutation matrix of sizes {shape} "
+                              "cannot be written (the differential is given instead)")
+            k = E.Call("commutation", tuple(sizes))
+            if lin.name == ctx.wrt:
+                return [Prod(ONE, (), (k,))]
+            return [Prod(ONE, (), (k, E.DiffOf(lin.name, ctx.wrt)))]
         if lin.name == ctx.wrt:
             return [_identity(ctx, shape)]
         return [Prod(ONE, (), (E.DiffOf(lin.name, ctx.wrt),))]
@@ -237,6 +253,12 @@ def _fwd_lin(ctx: Ctx, lin: Lin) -> list[Prod]:
         return [j for t in lin.inner for j in _fwd(ctx, t)]
     if kind in ("kronL", "kronR", "T"):
         shape = lin.inner[0].shape
+        if kind == "T" and shape[1] != S.ONE:  # vec(Mᵀ) = K_rc vec(M) (format 1.2)
+            sizes = [size_node(dim) for dim in shape]
+            if None in sizes:
+                raise Refused("T", f"a commutation matrix of sizes {shape} cannot be written")
+            head = Prod(ONE, (), (E.Call("commutation", tuple(sizes)),))
+            return [prod_mul(head, j) for t in lin.inner for j in _fwd(ctx, t)]
         if shape[1] != S.ONE:
             raise Refused(kind, "vec of this Kronecker product or transpose needs the commutation "
                           "matrix (the differential is given instead)")
