@@ -151,6 +151,16 @@ def test_expm_differential_is_not_the_commuting_one():
     assert verdict("expm(X)", "X", SQUARE, differential="expm(X)*dX").status == "failed"
 
 
+def test_pinv_two_term_formula_needs_full_column_rank():
+    """Golub-Pereyra without its third term holds for m >= n only (conditions, 1.2)."""
+    two = ("-pinv(X)*dX*pinv(X) + pinv(X)*pinv(X).T*dX.T*(eye(m) - X*pinv(X))")
+    ident = _ident("pinv(X)", "X", {"X": "matrix m n"}, {}, two)
+    assert verify_identity(ident).status == "failed"
+    tall = Identity("t", "t", {"X": "matrix m n"}, "pinv(X)", "X", {}, two, [], [], None, [],
+                    None, None, "<test>", 1, conditions=["m >= n"])
+    assert verify_identity(tall).status == "verified"
+
+
 def test_old_files_may_name_symbols_like_the_new_functions():
     result = verdict("tan*x", "x", {"tan": "scalar", "x": "vector n"}, numerator="tan*eye(n)")
     assert result.status == "verified"
@@ -260,6 +270,9 @@ def test_snippet_runs(name, tmp_path):
     ("sum(hadamard_pow(X, p))", "X", {"X": "matrix m n positive", "p": "scalar"},
      ("denominator", "p*hadamard_pow(X, p - 1)")),
     ("commutation(m, n)*vec(X)", "X", {"X": "matrix m n"}, ("vec", "commutation(m, n)")),
+    ("X.T", "X", {"X": "matrix m n"}, ("vec", "commutation(m, n)")),
+    ("X*X.T", "X", {"X": "matrix m n"},
+     ("vec", "kron(X, eye(m)) + kron(eye(m), X)*commutation(m, n)")),
 ])
 def test_derive_new_rules(of, wrt, symbols, form):
     result = derive(of, wrt, symbols)
