@@ -127,14 +127,43 @@ def test_citation_cff():
     data = yaml.safe_load((ROOT / "CITATION.cff").read_text(encoding="utf-8"))
     release = yaml.safe_load((ROOT / "catalog" / "release.yaml").read_text(encoding="utf-8"))
     assert data["cff-version"] == "1.2.0"
-    for key in ("message", "title", "authors", "version", "date-released", "url", "license"):
+    for key in ("message", "title", "authors", "version", "date-released", "license"):
         assert data.get(key), key
     assert data["authors"] == [{"name": "matderiv contributors"}]
     assert str(data["version"]) == str(release["version"])
     assert str(data["date-released"]) == str(release["date"])
     assert data["license"] == "MIT"
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(data["date-released"]))
-    assert str(data["url"]).rstrip("/") == str(release["site_url"]).rstrip("/")
+    # the one URL setting: CITATION.cff names the same deployment URL, or none at all
+    if release.get("site_url"):
+        assert str(data["url"]).rstrip("/") == str(release["site_url"]).rstrip("/")
+    else:
+        assert "url" not in data and "matderiv.org" not in str(data)
+
+
+def test_without_a_site_url_nothing_prints_an_invented_address(monkeypatch):
+    """Until a deployment URL is configured: permalinks are None, BibTeX has no url,
+    and MATDERIV_SITE_URL (over release.yaml) makes every permalink id/<id>/ under it."""
+    from matderiv.publish.cite import bibtex, permalink
+    from matderiv.publish.export import SITE_URL_ENV, read_release, site_url
+
+    monkeypatch.delenv(SITE_URL_ENV, raising=False)
+    release = read_release(ROOT / "catalog" / "release.yaml")
+    assert release["site_url"] is None and permalink(None, "log-det") is None
+    doc = {"version": "0.1.0", "date": "2026-11-22", "site_url": None, "identities": [
+        {"id": "log-det", "title": "Log-det", "category": "scalar-by-matrix", "permalink": None,
+         "verification": {"status": "verified", "tool_version": "0.1.0", "exact": "exact",
+                          "points": 3}}]}
+    text = bibtex(doc)
+    assert "url =" not in text and "http" not in text and "Identity log-det" in text
+    monkeypatch.setenv(SITE_URL_ENV, "https://example.github.io/matderiv")
+    release = read_release(ROOT / "catalog" / "release.yaml")
+    assert release["site_url"] == "https://example.github.io/matderiv/"
+    assert permalink(release["site_url"], "log-det") == \
+        "https://example.github.io/matderiv/id/log-det/"
+    assert site_url("") is None
+    with pytest.raises(ValueError):
+        site_url("javascript:alert(1)")
 
 
 def test_changelog_names_the_release():

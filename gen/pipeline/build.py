@@ -122,6 +122,8 @@ def build(out: Path, jobs: int = 0, use_cache: bool = True, only=OUTPUTS) -> int
             started = time.perf_counter()
             _WRITERS[name](doc, fresh / name)
             timings[name] = time.perf_counter() - started
+        if "site" in only:
+            _pdfs_into_site(fresh, out)
         _swap(fresh, out, only)
     except OutputFolderError as exc:
         print(f"matderiv: {exc}", file=sys.stderr)
@@ -131,6 +133,20 @@ def build(out: Path, jobs: int = 0, use_cache: bool = True, only=OUTPUTS) -> int
     for name, seconds in timings.items():
         print(f"{name:14s} {seconds:6.1f} s")
     return 0
+
+
+def _pdfs_into_site(fresh: Path, out: Path) -> None:
+    """The site links its PDF sheets at pdf/ (matderiv.render.site.PDF_FOLDER), so a
+    deployment of build/site alone serves them: copied in from this build's pdf/, or the
+    previous build's when the PDFs were not rebuilt."""
+    from matderiv.render.site import PDF_FOLDER
+
+    source = fresh / "pdf" if (fresh / "pdf").is_dir() else out / "pdf"
+    pdfs = sorted(source.glob("*.pdf")) if source.is_dir() else []
+    if pdfs and (fresh / "site").is_dir():
+        (fresh / "site" / PDF_FOLDER).mkdir(exist_ok=True)
+        for pdf in pdfs:
+            shutil.copy2(pdf, fresh / "site" / PDF_FOLDER / pdf.name)
 
 
 def _write_json(doc: dict, path: Path) -> None:

@@ -63,7 +63,7 @@ def identity_entry(record: dict, doc: dict) -> str:
     return _entry("misc", record["id"], {
         "title": f"{record['title']} ({record['category'].replace('-', ' ')})",
         "author": AUTHOR, "year": year, "version": doc["version"],
-        "url": record["permalink"], "note": note,
+        **({"url": record["permalink"]} if record.get("permalink") else {}), "note": note,
     })
 
 
@@ -71,7 +71,8 @@ def catalog_entry(doc: dict) -> str:
     return _entry("misc", "matderiv", {
         "title": "matderiv: a verified catalog of matrix derivatives",
         "author": AUTHOR, "year": doc["date"][:4],
-        "version": doc["version"], "url": doc["site_url"],
+        "version": doc["version"],
+        **({"url": doc["site_url"]} if doc.get("site_url") else {}),
         "note": f"Catalog version {doc['version']} of {doc['date']}, "
                 f"{len(doc['identities'])} identities, each re-derived exactly and checked "
                 "numerically",

@@ -6,6 +6,8 @@ whatever they show comes from here.
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 import sympy
@@ -17,7 +19,7 @@ from matderiv.lang import expr as E
 from matderiv.lang.forms import Prepared, context, prepare
 from matderiv.lang.latex import Printer, lhs
 from matderiv.lang.shapes import ONE, ShapeEnv, infer, layout_shape, show
-from matderiv.publish.cite import identity_entry
+from matderiv.publish.cite import identity_entry, permalink
 from matderiv.publish.snippet import snippet
 from matderiv.resources import ROOT
 
@@ -25,11 +27,27 @@ KIND_WORDS = {"scalar": "a scalar", "vector": "a vector", "matrix": "a matrix"}
 FORM_ORDER = ("numerator", "denominator", "differential", "vec", "vec_denominator")
 
 
+SITE_URL_ENV = "MATDERIV_SITE_URL"  # a deployment's URL, over release.yaml's `site_url`
+
+
 def read_release(path) -> dict:
     with open(path, encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     return {"version": str(data["version"]), "date": str(data["date"]),
-            "site_url": str(data["site_url"]).rstrip("/") + "/"}
+            "site_url": site_url(os.environ.get(SITE_URL_ENV, data.get("site_url")))}
+
+
+def site_url(value) -> str | None:
+    """The one setting for permalinks and citation URLs: MATDERIV_SITE_URL, else
+    `site_url` in catalog/release.yaml. Empty or missing (the default, while the
+    project has no deployment): None, and nothing prints an invented address; the
+    site's own links are relative either way."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    if not re.fullmatch(r"https?://[^\s#?]+", text):
+        raise ValueError(f"site_url must be an http(s) URL or empty, not {text[:80]!r}")
+    return text.rstrip("/") + "/"
 
 
 def read_references(path) -> dict:
@@ -127,7 +145,7 @@ def record(prep: Prepared, verdict, release: dict, references: dict,
         "tags": ident.tags, "essential": "essential" in ident.tags,
         "sources": [source_info(s, references) for s in ident.sources],
         "notes": ident.notes, "see_also": ident.see_also,
-        "permalink": f"{release['site_url']}{prep.category}/#{ident.id}",
+        "permalink": permalink(release.get("site_url"), ident.id),
         "verification": verification_info(verdict, release),
         "snippet": snippet(prep),
         "derivation": {**derivation, "agrees": agreement(derivation, verdict)},

@@ -208,7 +208,9 @@ def _sheet_context(doc: dict, layout: str, essentials: bool, name: str) -> dict:
         "trailer_id": TeX(digest.hexdigest()[:32]),
         "heading": f"{doc['name']} {kind}, {layout} layout",
         "version": doc["version"], "date": doc["date"],
-        "site_href": url(doc["site_url"]), "site_text": doc["site_url"],
+        # no deployment URL configured: no link, the id and version are the citation
+        "site_href": url(doc["site_url"]) if doc.get("site_url") else None,
+        "site_text": doc.get("site_url") or "",
         "layout_title": f"{layout} layout",
         "layout_text": LAYOUT_TEXT[layout], "vec_text": VEC_TEXT[layout],
         "errata_text": ERRATA_TEXT[essentials],
@@ -217,6 +219,12 @@ def _sheet_context(doc: dict, layout: str, essentials: bool, name: str) -> dict:
                         for c in doc["categories"]],
         "entries": _entries(doc, layout, essentials),
     }
+
+
+def _permalink(link: str | None) -> TeX:
+    """An identity's permalink for \\mdid, empty (the id printed unlinked) while no
+    deployment URL is configured."""
+    return url(link) if link else TeX("")
 
 
 def _verified_facts(doc: dict) -> dict:
@@ -228,7 +236,9 @@ def _verified_facts(doc: dict) -> dict:
         "exact_tolerance": TeX(f"${f['exact_tolerance_tex']}$"),
         "numeric_tolerance": TeX(f"${f['numeric_tolerance_tex']}$"),
         "chance": TeX(f"${f['chance_tex']}$"), "theorem": f["theorem"],
-        "href": url(doc["site_url"] + "verified/"), "page": doc["site_url"] + "verified/",
+        "href": url(doc["site_url"] + "verified/") if doc.get("site_url") else None,
+        "page": doc["site_url"] + "verified/" if doc.get("site_url") else
+        "the page What verified means of the matderiv site",
     }
 
 
@@ -239,7 +249,7 @@ def _entries(doc: dict, layout: str, essentials: bool) -> list[dict]:
     stray = sorted({r["category"] for r in records} - known)
     if stray:
         raise ValueError(f"identities in unknown categories: {stray}")
-    permalinks = {r["id"]: r["permalink"] for r in records if _is_verified(r)}
+    permalinks = {r["id"]: r.get("permalink") for r in records if _is_verified(r)}
     entries = []
     for cat in doc["categories"]:
         chosen = [r for r in records if r["category"] == cat["slug"] and _is_verified(r)
@@ -278,7 +288,7 @@ def _entry(record: dict, layout: str, essentials: bool, heading: dict | None) ->
                + (r"$\star$\," if record.get("essential") and not essentials else ""))
     extra = TeX("") if essentials else _extra(record)
     return {"heading": heading, "title": record["title"], "id": record["id"],
-            "url": url(record["permalink"]), "mark": mark, "formulas": formulas,
+            "url": _permalink(record.get("permalink")), "mark": mark, "formulas": formulas,
             "conditions": _conditions(record["symbols"]), "extra": extra}
 
 
@@ -295,14 +305,14 @@ def _erratum_entry(record: dict, layout: str, permalinks: dict, first: bool) -> 
                  % escape(claims[0][0].replace("_", " ")))] if claims else []
     fix = record.get("corrected_by")
     if fix:
-        link = (TeX(r"\mdid{%s}{%s}" % (escape(fix), url(permalinks[fix])))
+        link = (TeX(r"\mdid{%s}{%s}" % (escape(fix), _permalink(permalinks[fix])))
                 if fix in permalinks else escape(fix))
         notes.append(TeX("Correct: " + link + "."))
     extra = TeX(" ".join([*notes, _extra(record)]))
     heading = {"title": "Refuted published formulas", "shape": "not valid",
                "intro": TeX(r"Published elsewhere and shown false by matderiv. Do not use.")}
     return {"heading": heading if first else None, "title": record["title"],
-            "id": record["id"], "url": url(record["permalink"]), "mark": TeX(""),
+            "id": record["id"], "url": _permalink(record.get("permalink")), "mark": TeX(""),
             "formulas": formulas, "conditions": _conditions(record["symbols"]),
             "extra": extra}
 

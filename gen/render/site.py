@@ -10,6 +10,7 @@ math in place. Nothing is written into the git-tracked tree.
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import json
 import os
@@ -373,7 +374,7 @@ def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = No
                      for s in rec.get("see_also", [])],
         "verification": _verification_view(rec, up),
         "snippet": fenced(rec["snippet"], "python") if rec.get("snippet") else None,
-        "derivation": derivation_card(rec, up),
+        "derivation": derivation_card(rec, up + "../"),  # raw HTML: from the page's URL
     }
 
 
@@ -457,8 +458,9 @@ def _category_pages(doc: dict, env: Environment, index: dict, math: MathTable) -
             cat=cat, rows=rows, errata=errata, doc=doc, pdfs=pdf_links("../"),
             moved=Markup(json.dumps(moved, sort_keys=True)))
         for rec in recs:
+            title = Markup(json.dumps(html.escape(" ".join(str(rec["title"]).split()))))
             pages[page_link(rec["id"])] = card.render(
-                card=card_view(rec, index, math, aliases, doc), doc=doc)
+                card=card_view(rec, index, math, aliases, doc), doc=doc, page_title=title)
     return pages
 
 

@@ -11,7 +11,15 @@ document.addEventListener("toggle", function (event) {
     .then(function (text) {
       var part = new DOMParser().parseFromString(text, "text/html")
         .querySelector(".md-derivation__content");
-      if (part && body) body.replaceChildren(document.importNode(part, true));
+      if (!part || !body) return;
+      // its links are relative to the file, not to the page that shows it
+      part.querySelectorAll("a[href]").forEach(function (a) {
+        a.setAttribute("href", new URL(a.getAttribute("href"), box.dataset.src &&
+                                       new URL(box.dataset.src, location.href)).href);
+      });
+      var focused = box.contains(document.activeElement);
+      body.replaceChildren(document.importNode(part, true));
+      if (focused) box.querySelector("summary").focus();  // focus is not lost with the link
     })
     .catch(function () { box.dataset.loaded = ""; });  // the link in the body still works
 }, true);

@@ -30,6 +30,11 @@ def _html(built_site: Path, slug: str) -> str:
     return (built_site / slug / "index.html").read_text(encoding="utf-8")
 
 
+def _card(built_site: Path, rid: str) -> str:
+    """An identity's own page (matderiv.render.site.identity_url)."""
+    return (built_site / "id" / rid / "index.html").read_text(encoding="utf-8")
+
+
 def _all_html(built_site: Path) -> dict[Path, str]:
     return {p: p.read_text(encoding="utf-8") for p in built_site.rglob("*.html")}
 
@@ -54,23 +59,27 @@ def test_every_category_has_a_page(built_site, sample_doc):
 def test_each_identity_is_anchored_by_its_id(built_site, sample_doc):
     for rec in sample_doc["identities"]:
         html = _html(built_site, rec["category"])
-        assert f'<h2 class="md-identity" id="{rec["id"]}">' in html, rec["id"]
-        assert rec["permalink"].endswith(f'/{rec["category"]}/#{rec["id"]}')
+        row = rf'<a id="{rec["id"]}" class="md-alias"></a>(<a id="[a-z0-9-]+" class="md-alias">'\
+              rf'</a>)*<a href="\.\./id/{rec["id"]}/">'
+        assert re.search(row, html), rec["id"]  # the old anchor stays, on the row
+        assert f'<h1 class="md-identity" id="{rec["id"]}">' in _card(built_site, rec["id"])
 
 
 def test_tab_labels_are_exactly_the_two_layouts(built_site, sample_doc):
-    for cat in sample_doc["categories"]:
-        html = _html(built_site, cat["slug"])
+    for rec in sample_doc["identities"]:
+        html = _card(built_site, rec["id"])
         for labels in re.findall(r'<div class="tabbed-labels">(.*?)</div>', html):
             assert re.findall(r"<label[^>]*>(.*?)</label>", labels) == [
-                "Numerator layout", "Denominator layout"], cat["slug"]
-    sets = _html(built_site, "scalar-by-matrix").count('class="tabbed-set')
-    assert sets >= 5
+                "Numerator layout", "Denominator layout"], rec["id"]
+        assert 'class="tabbed-set' in html, rec["id"]
+    for cat in sample_doc["categories"]:
+        heads = re.findall(r"<th>(.*?)</th>", _html(built_site, cat["slug"]))
+        assert heads in ([], ["Identity", "Numerator layout", "Denominator layout"] * (
+            len(heads) // 3)), cat["slug"]
 
 
 def test_tensor_identities_show_vec_forms_in_the_tabs(built_site):
-    html = _html(built_site, "matrix-by-matrix")
-    card = html[html.index('id="kronecker-axb"'):]
+    card = _card(built_site, "kronecker-axb")
     assert "Numerator layout" in card and "\\mathbf{B}^\\top \\otimes \\mathbf{A}" in card
     assert "\\mathbf{B} \\otimes \\mathbf{A}^\\top" in card
 
@@ -96,10 +105,14 @@ def test_katex_css_and_woff2_fonts_are_shipped(built_site):
 
 
 def test_math_is_rendered_and_kept_out_of_search(built_site):
-    html = _html(built_site, "scalar-by-matrix")
+    html = _card(built_site, "log-det")
     assert "@@MATH" not in html and "katex-error" not in html
-    assert html.count('<div class="md-math" data-search-exclude><span class="katex-display">') >= 10
+    assert html.count('<div class="md-math" data-search-exclude><span class="katex-display">') >= 2
     assert "<x-math data-search-exclude><span class=\"katex\">" in html
+    table = _html(built_site, "scalar-by-matrix")  # the compact table: MathML alone
+    assert "@@MATH" not in table and "katex" not in table.split("<article")[1]
+    assert table.count("<x-mml data-search-exclude><math>") >= 8
+    assert "<annotation" not in table and "<mi>𝐗</mi>" in table  # bold as Unicode
 
 
 def test_search_index_keeps_tex_and_drops_rendered_math(built_site):
@@ -121,34 +134,33 @@ def test_hostile_text_is_escaped(built_site):
         assert "onclick=alert" not in html.replace("onclick&#61;alert", ""), path
     html = _html(built_site, "scalar-by-vector")
     assert "&#60;script&#62;alert&#40;1&#41;&#60;/script&#62; Squared norm" in html
-    assert "&#92;input&#123;/etc/passwd&#125;" in html
+    assert "&#92;input&#123;/etc/passwd&#125;" in _card(built_site, "norm-squared")
 
 
 def test_card_shows_symbols_sources_badge_and_see_also(built_site):
-    html = _html(built_site, "scalar-by-matrix")
-    card = html[html.index('id="log-det"'):html.index('id="det-axb-nonsquare"')]
+    card = _card(built_site, "log-det")
     assert "X is an n × n matrix, invertible" in card
-    assert "Matrix Cookbook, eq&#46; 57" in card and 'href="../sources/#ref-cookbook"' in card
+    assert "Matrix Cookbook, eq&#46; 57" in card and 'href="../../sources/#ref-cookbook"' in card
     assert "md-badge--verified" in card and "Verified: what was checked" in card
     assert ("6 random points at sizes n &#61; 2; n &#61; 3; n &#61; 8, largest relative error "
             "3&#46;1e&#45;12") in card
     assert "SymPy 1&#46;14&#46;0, on 2026&#45;11&#45;22" in card
-    assert 'href="./#det"' in card
-    assert '<a href="./#det"><code>det</code></a>' in card  # an id in the notes links
+    assert 'href="../det/"' in card
+    assert '<a href="../det/"><code>det</code></a>' in card  # an id in the notes links
     code = re.sub(r"<[^>]+>", "", card.split('language-latex', 2)[2])
     assert "\\mathbf{X}^{-\\top}" in code
 
 
 def test_errata_sources_and_topics_pages(built_site):
     errata = _html(built_site, "errata")
-    assert 'href="../scalar-by-matrix/#det-axb-nonsquare"' in errata
-    assert "Correct statement" in errata and 'href="../scalar-by-matrix/#det-axb"' in errata
+    assert 'href="../id/det-axb-nonsquare/"' in errata
+    assert "Correct statement" in errata and 'href="../id/det-axb/"' in errata
     sources = _html(built_site, "sources")
     assert 'id="ref-cookbook"' in sources and "eq&#46; 57" in sources
-    assert 'href="../scalar-by-matrix/#log-det"' in sources
+    assert 'href="../id/log-det/"' in sources
     assert 'id="not-expressible"' in sources and 'id="gaps-cookbook"' in sources
     topics = _html(built_site, "topics")
-    assert 'id="tag-determinant"' in topics and 'href="../scalar-by-matrix/#det"' in topics
+    assert 'id="tag-determinant"' in topics and 'href="../id/det/"' in topics
 
 
 def test_handwritten_pages_have_no_raw_tex_left(built_site):
@@ -221,22 +233,25 @@ def test_catalog_json_and_bibtex_are_downloads(built_site, sample_doc):
 
 def test_every_card_shows_its_bibtex(built_site, sample_doc):
     for rec in sample_doc["identities"]:
-        html = _html(built_site, rec["category"])
-        card = html.split(f'<h2 class="md-identity" id="{rec["id"]}">')[1].split("<h2")[0]
+        card = _card(built_site, rec["id"])
         assert "Cite it: BibTeX" in card and 'class="language-bibtex highlight"' in card, rec["id"]
         code = re.sub(r"<[^>]+>", "", card.split("language-bibtex", 1)[1].split("</code>")[0])
         assert f"@misc{{{rec['id']}," in code, rec["id"]
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; Squared norm" in _html(
-        built_site, "scalar-by-vector")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Squared norm" in _card(
+        built_site, "norm-squared")
 
 
 def test_aliases_are_anchors_next_to_the_new_card(built_site, sample_doc):
     assert sample_doc["aliases"]
     for old, new in sample_doc["aliases"].items():
         rec = next(r for r in sample_doc["identities"] if r["id"] == new)
-        html = _html(built_site, rec["category"])
+        html = _card(built_site, new)
         anchor = html.index(f'<a id="{old}" class="md-alias"></a>')
         assert html.index(f'id="{new}"') < anchor < html.index(f"former id <code>{old}</code>")
+        table = _html(built_site, rec["category"])  # category/#old -> the identity's page
+        assert f'<a id="{old}" class="md-alias"></a>' in table
+        moved = json.loads(table.split('id="md-moved">')[1].split("</script>")[0])
+        assert moved[old] == moved[new] == f"id/{new}/"
 
 
 @pytest.mark.parametrize(("old", "new", "match"), [
@@ -269,7 +284,7 @@ def test_user_text_cannot_forge_a_math_placeholder(sample_doc, tmp_path):
     rec["snippet"] = (rec.get("snippet") or "") + f"\n# {forged}\n"
     out = tmp_path / "site"
     build_site(sample_doc, out)
-    text = unescape(_html(out, rec["category"]))
+    text = unescape(_card(out, rec["id"]))
     assert text.count(forged) == 3  # the notes' code span and text, the snippet
     for text in _all_html(out).values():
         assert "katex-error" not in text
@@ -285,7 +300,7 @@ def test_expression_text_on_several_lines_stays_in_its_code_span(sample_doc, tmp
     rec["forms"]["numerator"]["text"] += payload
     out = tmp_path / "site"
     build_site(sample_doc, out)
-    page = _html(out, rec["category"])
+    page = _card(out, rec["id"])
     assert "<script>alert" not in page and "<div onclick" not in page and "<b>x</b>" not in page
     assert not re.search(r"<h2[^>]*>\s*Heading", page)
     assert "#&lt;script&gt;alert(1)&lt;/script&gt; ## Heading" in page
