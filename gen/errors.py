@@ -104,6 +104,16 @@ CODES: dict[str, str] = {
 }
 
 INVALID_PREFIXES = ("E1", "E2", "E3")
+# The one exception to the prefixes: an erratum's published form whose shapes do not fit
+# is what the erratum claims, so it refutes the erratum instead of making it invalid.
+REFUTES = frozenset({"E406"})
+
+
+def effect(code: str) -> str:
+    """What a problem of this code makes of its identity: invalid, failed or refuted."""
+    if code in REFUTES:
+        return "refuted"
+    return "invalid" if code.startswith(INVALID_PREFIXES) else "failed"
 
 
 def json_finite(value):
@@ -136,7 +146,7 @@ class Problem:
 
     @property
     def makes_invalid(self) -> bool:
-        return self.code.startswith(INVALID_PREFIXES)
+        return effect(self.code) == "invalid"
 
     def as_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "file": self.file, "line": self.line}

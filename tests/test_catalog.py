@@ -57,8 +57,35 @@ def test_coverage_of_the_references(doc):
     cov = coverage(doc["identities"], read_gaps(CATALOG / "gaps.yaml"))
     assert len(cov["wikipedia"]["covered"]) >= 95
     assert len(cov["cookbook"]["covered"]) >= 90
-    listed = set(cov["wikipedia"]["covered"]) | set(cov["wikipedia"]["gaps"])
-    assert len(listed) + len(cov["wikipedia"]["missing"]) == cov["wikipedia"]["total"]
+    for source in ("wikipedia", "cookbook"):
+        part = cov[source]
+        assert len(part["covered"]) + len(part["gaps"]) + len(part["missing"]) == part["total"]
+    assert cov["wikipedia"]["total"] == 109 and cov["cookbook"]["total"] == 101
+    # recomputed from the sources' own numbering, apart from the code
+    cited = {int(s["eq"]) for r in doc["identities"] if r["status"] == "verified"
+             for s in r["sources"] if s["ref"] == "cookbook" and "eq" in s}
+    assert cov["cookbook"]["covered"] == sorted(cited & set(range(32, 133)))
+
+
+def test_coverage_counts_add_up_whatever_is_cited():
+    """Citations and gaps outside a source's numbering are listed apart, never counted."""
+    records = [{"status": "verified", "category": "scalar-by-matrix", "id": "a",
+                "sources": [{"ref": "cookbook", "eq": 140}, {"ref": "cookbook", "eq": 50},
+                            {"ref": "wikipedia", "table": "scalar-by-matrix", "row": 99}]}]
+    gaps = [{"source": {"ref": "cookbook", "eq": 135}}, {"source": {"ref": "cookbook", "eq": 50}},
+            {"source": {"ref": "cookbook", "eq": 60}}]
+    cov = coverage(records, gaps)
+    book = cov["cookbook"]
+    assert book["covered"] == [50] and book["gaps"] == [60] and len(book["missing"]) == 99
+    assert book["outside"] == [135, 140]
+    assert cov["wikipedia"]["outside"] == [("scalar-by-matrix", 99)]
+    assert len(cov["wikipedia"]["missing"]) == 109
+
+
+def test_at_least_500_verified_and_25_per_category(doc):
+    counts = Counter(r["category"] for r in doc["identities"] if r["status"] == "verified")
+    assert sum(counts.values()) >= 500
+    assert all(counts[slug] >= 25 for slug in CATEGORIES), counts
 
 
 def test_errata_point_at_verified_corrections(doc):

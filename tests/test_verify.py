@@ -303,3 +303,32 @@ def test_verdict_is_deterministic(tmp_path):
     first, second = V.verify_identity(ident), V.verify_identity(ident)
     assert first.status == second.status == "failed"
     assert first.failures == second.failures
+
+
+# ---------------------------------------------------------------- help at the point of failure
+
+
+def _messages(row: dict) -> str:
+    return " ".join(p["message"] for p in row["problems"])
+
+
+@pytest.mark.parametrize("symbols, of, wrt, given, other", [
+    ({"x": "vector n", "A": "matrix n n"}, "x.T*A*x", "x", {"numerator": "(A + A.T)*x"},
+     "denominator"),                                     # wrong shape: a column for a row
+    ({"X": "matrix n n", "A": "matrix n n"}, "tr(A*X)", "X", {"numerator": "A.T"},
+     "denominator"),                                     # right shape, the transpose
+    ({"X": "matrix n n", "A": "matrix n n"}, "tr(A*X)", "X", {"denominator": "A"},
+     "numerator"),
+    ({"x": "vector n", "A": "matrix m n"}, "A*x", "x", {"denominator": "A"}, "numerator"),
+])
+def test_a_form_under_the_wrong_layout_says_where_it_belongs(tmp_path, symbols, of, wrt,
+                                                               given, other):
+    row = verify_one(tmp_path, identity("misplaced", symbols, of, wrt, given))
+    assert row["status"] == "failed"
+    assert f"put it under `derivative.{other}`" in _messages(row), row
+
+
+def test_a_plainly_wrong_form_gets_no_layout_hint(tmp_path):
+    row = verify_one(tmp_path, identity("wrong", {"x": "vector n", "A": "matrix n n"},
+                                        "x.T*A*x", "x", {"denominator": "2*A*x"}))
+    assert row["status"] == "failed" and "put it under" not in _messages(row)

@@ -21,7 +21,9 @@ class KinkError(DomainError):
     function is not differentiable: the point is redrawn, never counted."""
 
 
-class Evaluator:
+class Evaluator(E.Visitor):
+    """Reads a tree with the arithmetic of `alg` (exact or float); see the module doc."""
+
     def __init__(self, alg, values: dict, sizes: dict, diffs=None, differentials=None):
         self.alg = alg
         self.values = values
@@ -30,7 +32,7 @@ class Evaluator:
         self.differentials = differentials or {}
 
     def __call__(self, node):
-        return getattr(self, "_" + type(node).__name__)(node)
+        return self.visit(node)
 
     def _Num(self, node):
         return self.alg.const(node.value)

@@ -10,6 +10,7 @@ in parallel across processes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -490,7 +491,9 @@ def numeric_check(prep: Prepared, forms, sizes: dict, seed: int,
 # ---------------------------------------------------------------- one identity
 
 
-def verify_identity(ident: Identity) -> Verdict:
+def verify_identity(ident: Identity, hints: bool = True) -> Verdict:
+    """Check one identity; `hints`: when a given form fails, also try it under the other
+    layout's key and say so in the message if it holds there."""
     started = time.perf_counter()
     prep = prepare(ident)
     verdict = Verdict(ident.id, "verified", prep.category)
@@ -520,8 +523,37 @@ def verify_identity(ident: Identity) -> Verdict:
     _conclude(prep, verdict)
     if verdict.status != "verified":
         verdict.guarantee = ""
+        if hints and ident.status != "erratum":
+            _layout_hints(ident, verdict)
     verdict.seconds = round(time.perf_counter() - started, 3)
     return verdict
+
+
+# Where a failing form may belong instead: the other layout first, then the vec form.
+ELSEWHERE = {"numerator": ("denominator", "vec"), "denominator": ("numerator", "vec_denominator"),
+             "vec": ("vec_denominator", "numerator"), "vec_denominator": ("vec", "denominator")}
+
+
+def _layout_hints(ident: Identity, verdict: Verdict) -> None:
+    """Help at the point of failure: a given form that fails but holds under another key
+    (its transpose is the other layout's derivative; a Kronecker form is a vec form) gets
+    a message saying where to put it."""
+    for key, places in ELSEWHERE.items():
+        record = verdict.forms.get(key)
+        if key not in ident.derivative or not record or record["ok"]:
+            continue
+        for other in places:
+            trial_ident = dataclasses.replace(ident, derivative={other: ident.derivative[key]},
+                                              differential=None, hessian=None)
+            trial = verify_identity(trial_ident, hints=False).forms.get(other)
+            if trial and trial["ok"]:
+                words = {"vec": "the vec form", "vec_denominator": "the vec (denominator) form"}
+                where = words.get(other, f"the {other}-layout derivative")
+                verdict.failures = [
+                    (code, f"{message}; it holds as {where}: put it under `derivative.{other}`"
+                     if place == FORM_KEYS[key] else message, place)
+                    for code, message, place in verdict.failures]
+                break
 
 
 def _quiet_derived(verdict: Verdict) -> None:

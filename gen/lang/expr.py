@@ -377,6 +377,19 @@ def _describe(node) -> str:
 # ---------------------------------------------------------------- walking and printing
 
 
+class Visitor:
+    """The one way a walk over a parse tree dispatches: `visit(node)` calls the method
+    named after the node's class (`_Bin`, `_Call`, ...). A walker subclasses this and
+    writes one method a kind of node; a kind it forgot is reported by name, never
+    skipped."""
+
+    def visit(self, node):
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is None:
+            raise TypeError(f"{type(self).__name__} has no rule for {type(node).__name__}")
+        return method(node)
+
+
 def walk(node):
     """Every node of a tree, parents first."""
     yield node

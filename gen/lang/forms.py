@@ -19,8 +19,6 @@ from matderiv.lang import expr as E
 from matderiv.lang import shapes as S
 from matderiv.lang.shapes import integer_exponent
 
-LAYOUTS = ("numerator", "denominator", "vec", "vec_denominator", "differential")
-
 
 @dataclass
 class Form:
@@ -254,6 +252,7 @@ def _conditions(prep: Prepared) -> None:
                  "OP INTEGER` with OP one of >= > <= <")
             continue
         left, op, right = match.groups()
+        written = f"{left} {op} {right}"  # as written, spaced one way (the record shows it)
         if op in ("<=", "<"):
             left, right, op = right, left, op.replace("<", ">")
         unknown = [t for t in (left, right) if not t.isdigit() and t not in sizes]
@@ -267,7 +266,7 @@ def _conditions(prep: Prepared) -> None:
             _add(prep, "E124", "conditions", text=text, detail="an upper bound by an integer is "
                  "not supported: declare the size as that integer")
         else:
-            read.append(Condition(text.strip(), left, int(right) if right.isdigit() else right,
+            read.append(Condition(written, left, int(right) if right.isdigit() else right,
                                   op == ">"))
     cycle = _cycle(read)
     if cycle:

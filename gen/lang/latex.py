@@ -58,7 +58,9 @@ def symbol(name: str, kind: str) -> str:
     return base + (f"_{{{digits}}}" if digits else "")
 
 
-class Printer:
+class Printer(E.Visitor):
+    """Prints a tree as TeX; each method returns (text, precedence)."""
+
     def __init__(self, decls: dict, shape_of=None):
         self.decls = decls
         self.shape_of = shape_of  # node -> shape, to tell scalars from arrays
@@ -71,7 +73,7 @@ class Printer:
         return symbol(name, decl.kind)
 
     def tex(self, node) -> tuple[str, int]:
-        return getattr(self, "_" + type(node).__name__)(node)
+        return self.visit(node)
 
     def wrap(self, node, level: int) -> str:
         text, prec = self.tex(node)
@@ -195,8 +197,15 @@ class Printer:
         return rf"{head}\left({self(node.arg)}\right)", ATOM
 
 
-def lhs(of_tex: str, wrt_tex: str, layout: str) -> str:
-    """The left-hand side of a form: d(of)/d(wrt) written for its layout."""
+def lhs(of_tex: str, wrt_tex: str, layout: str, matrix: bool = False) -> str:
+    """The left-hand side of a form: d(of)/d(wrt) written for its layout (`matrix`: the
+    variable is a matrix, whose Hessian is taken with respect to its vec)."""
+    if layout == "hessian":  # format 1.2
+        x = rf"\operatorname{{vec}}\left({wrt_tex}\right)" if matrix else wrt_tex
+        return rf"\frac{{\partial^2 \left({of_tex}\right)}}{{\partial {x}\,\partial {x}^{{\top}}}}"
+    if layout == "symmetric_tied":  # format 1.2: X_ij and X_ji one variable
+        return (rf"\left.\frac{{\partial \left({of_tex}\right)}}{{\partial {wrt_tex}}}"
+                rf"\right|_{{{wrt_tex}_{{ij}} \equiv {wrt_tex}_{{ji}}}}")
     if layout == "differential":
         return rf"\mathrm{{d}}\left({of_tex}\right)"
     if layout == "vec":

@@ -52,14 +52,19 @@ def coverage(records: list[dict], gaps: list[dict]) -> dict:
     return {
         "categories": dict(Counter(r["category"] for r in verified)),
         "errata": sum(1 for r in records if r["status"] == "refuted"),
-        "wikipedia": {"covered": sorted(wiki), "gaps": sorted(gap_wiki - set(wiki)),
-                      "missing": sorted(all_rows - set(wiki) - gap_wiki),
-                      "total": len(all_rows), "by": wiki},
-        "cookbook": {"covered": sorted(e for e in book if e in COOKBOOK_RANGE),
-                     "gaps": sorted(gap_book - set(book)),
-                     "missing": sorted(set(COOKBOOK_RANGE) - set(book) - gap_book),
-                     "total": len(COOKBOOK_RANGE), "by": book},
+        "wikipedia": _split(all_rows, set(wiki), gap_wiki) | {"by": wiki},
+        "cookbook": _split(set(COOKBOOK_RANGE), set(book), gap_book) | {"by": book},
     }
+
+
+def _split(numbered: set, covered: set, gaps: set) -> dict:
+    """Every numbered row or equation of a source is exactly one of: covered (a verified
+    identity cites it), a recorded gap, or missing; so the three counts add up to the
+    total. Citations and gaps outside the numbering (a mistyped row, Cookbook eqs after
+    132) are listed apart, never counted."""
+    return {"covered": sorted(numbered & covered), "gaps": sorted(numbered & gaps - covered),
+            "missing": sorted(numbered - covered - gaps), "total": len(numbered),
+            "outside": sorted((covered | gaps) - numbered, key=str)}
 
 
 def report(cov: dict) -> str:

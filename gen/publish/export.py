@@ -15,11 +15,13 @@ import yaml
 from matderiv import __version__
 from matderiv.catalog.released import document_aliases
 from matderiv.catalog.schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
+from matderiv.check.sizerule import integer_values
 from matderiv.lang import expr as E
 from matderiv.lang.forms import Prepared, context, prepare
 from matderiv.lang.latex import Printer, lhs
 from matderiv.lang.shapes import ONE, ShapeEnv, infer, layout_shape, show
 from matderiv.publish.cite import identity_entry, permalink
+from matderiv.publish.document import Document
 from matderiv.publish.snippet import snippet
 from matderiv.resources import ROOT
 
@@ -81,7 +83,7 @@ def catalog_document(identities, verdicts, release: dict, references: dict,
     }
     for r in records:
         r["bibtex"] = identity_entry(r, doc)
-    return doc
+    return Document(doc)
 
 
 def category_info(slug: str) -> dict:
@@ -95,31 +97,38 @@ def category_info(slug: str) -> dict:
     y, x = dims[of_kind], x_dims[wrt_kind]
     num = layout_shape(y, x, "numerator")
     tensor = slug in TENSOR_CATEGORIES
-    axes = [s for s in y if s != ONE] + [s for s in x if s != ONE][::-1]
+    axes_list = [s for s in y if s != ONE] + [s for s in x if s != ONE][::-1]
     return {
         "slug": slug, "title": slug.replace("-", " ").capitalize(),
         "of_kind": of_kind, "wrt_kind": wrt_kind, "tensor": tensor,
-        "numerator_shape": show(num) if num else " × ".join(map(str, axes)),
-        "denominator_shape": show(num[::-1]) if num else " × ".join(map(str, axes[::-1])),
+        "numerator_shape": show(num) if num else " × ".join(map(str, axes_list)),
+        "denominator_shape": show(num[::-1]) if num else " × ".join(map(str, axes_list[::-1])),
         "vec_shape": show(layout_shape(y, x, "vec")),
+        "numerator_axes": axes(num) if num else [str(s) for s in axes_list],
+        "denominator_axes": axes(num[::-1]) if num else [str(s) for s in axes_list[::-1]],
+        "vec_axes": axes(layout_shape(y, x, "vec")),
     }
+
+
+def axes(shape) -> list[str]:
+    """A shape as data: one size expression an axis, as the format writes it."""
+    return [str(s) for s in shape]
 
 
 def record(prep: Prepared, verdict, release: dict, references: dict,
            derivation: dict | None = None) -> dict:
-    from matderiv.symbolic.catalog import agreement, derive_one
+    from matderiv.symbolic.catalog import agreement, derive_one, request
 
     ident = prep.identity
     if derivation is None:
-        derivation = derive_one((ident.id, ident.title, dict(ident.symbols), ident.of,
-                                 ident.wrt))
+        derivation = derive_one(request(ident))
     env = ShapeEnv(prep.decls, ident.wrt)
     printer = Printer(prep.decls, lambda node: infer(node, env))
     of_tex, wrt_tex = printer(prep.of), printer(E.Sym(ident.wrt))
     forms = {name: None for name in FORM_ORDER}
     for name, form in prep.forms.items():
-        text = ident.derivative.get(name, ident.differential if name == "differential"
-                                    else None) if form.given else form.text
+        text = ident.derivative.get(name, {"differential": ident.differential, "hessian":
+                                           ident.hessian}.get(name)) if form.given else form.text
         form_env = ShapeEnv(prep.decls, ident.wrt, name)
         form_printer = Printer(prep.decls, lambda node, e=form_env: infer(node, e))
         # the label is the shape of the formula as written (a refuted claim may have
@@ -127,21 +136,25 @@ def record(prep: Prepared, verdict, release: dict, references: dict,
         shown = form.shape if form.expected is not None and not form.zero else form.expected
         refuted = verdict.status == "refuted" and form.given and _failed(verdict, name)
         forms[name] = {"text": text, "latex": form_printer(form.tree), "given": form.given,
-                       "lhs": _claimed(lhs(of_tex, wrt_tex, name), name, refuted),
-                       "shape": show(shown) if shown else "", "refuted": refuted}
+                       "lhs": _claimed(lhs(of_tex, wrt_tex, name, prep.wrt.kind == "matrix"),
+                                       name, refuted),
+                       "shape": show(shown) if shown else "",
+                       "axes": axes(shown) if shown else [], "refuted": refuted}
     for name, text in _unshaped_claims(prep, forms, verdict):
         tree = E.parse(text, context(prep, f"derivative.{name}", diffs=True))
         forms[name] = {"text": text, "latex": Printer(prep.decls)(tree), "given": True,
                        "lhs": _claimed(lhs(of_tex, wrt_tex, name), name, True),
-                       "shape": "", "refuted": True}
+                       "shape": "", "axes": [], "refuted": True}
     return {
-        "id": ident.id, "title": ident.title, "category": prep.category,
+        "id": ident.id, "title": ident.title, "title_parts": title_parts(ident.title, prep),
+        "category": prep.category,
         "file": project_path(ident.file), "line": ident.line, "status": verdict.status,
         "erratum": ident.status == "erratum", "corrected_by": ident.corrected_by,
         "symbols": [symbol_info(prep, name) for name in ident.symbols],
         "of": {"text": ident.of, "latex": of_tex},
         "wrt": {"name": ident.wrt, "latex": wrt_tex},
         "forms": forms, "tensor": prep.tensor,
+        **({"conditions": [c.text for c in prep.conditions]} if prep.conditions else {}),
         "tags": ident.tags, "essential": "essential" in ident.tags,
         "sources": [source_info(s, references) for s in ident.sources],
         "notes": ident.notes, "see_also": ident.see_also,
@@ -178,6 +191,146 @@ def _unshaped_claims(prep: Prepared, forms: dict, verdict):
             yield name, text
 
 
+# ---------------------------------------------------------------- formulas in titles
+
+_TITLE_WORD = re.compile(r"\S+")
+_MATHY = re.compile(r"[ᵀ⁻¹²³⁴^()|+−*/=]")
+_HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
+_SUPER = {"ᵀ": "'T", "⁻¹": "'I", "²": "^2", "³": "^3", "⁴": "^4", "^T": "'T", "^{-1}": "'I",
+          "^-1": "'I", "−": "-", "_F": ""}
+_TOKEN = re.compile(r"\|\||'T|'I|\^\d|[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?|[-+*/()]|\s+")
+
+
+def title_parts(title: str, prep: Prepared) -> list[dict]:
+    """A title as text and math: each run of words that reads as a formula in the
+    identity's own symbols (`x^T A x`, `tr(UᵀAU)`, `||XW - Y||_F^2`) is rewritten in
+    catalog syntax, parsed by the safe parser and printed by the LaTeX printer; anything
+    that does not parse stays text (escaped by each renderer). Never raw text in TeX."""
+    words = [(m.start(), m.end()) for m in _TITLE_WORD.finditer(title)]
+    spans, current = [], None
+    for start, end in words:
+        word = title[start:end].rstrip(",;:.")
+        if _is_mathy(word, prep):
+            current = (current[0] if current else start, start + len(word))
+            if title[start:end] != word:  # punctuation ends the formula
+                spans.append(current)
+                current = None
+        elif current:
+            spans.append(current)
+            current = None
+    if current:
+        spans.append(current)
+    parts, at = [], 0
+    for start, end in spans:
+        tex = _title_formula(title[start:end], prep)
+        if tex is None:
+            continue
+        if start > at:
+            parts.append({"text": title[at:start]})
+        parts.append({"math": tex})
+        at = end
+    if at < len(title):
+        parts.append({"text": title[at:]})
+    return parts
+
+
+def _is_mathy(word: str, prep: Prepared) -> bool:
+    if not word or _HYPHENATED.fullmatch(word):
+        return False
+    if word in prep.decls and word != "a" and len(word) <= 2:
+        return True
+    if re.fullmatch(r"\d*[A-Z]{1,3}", word) and all(c in prep.decls for c in word
+                                                       if c.isalpha()):
+        return True  # 2AX
+    return bool(_MATHY.search(word)) or bool(re.fullmatch(r"[-+−=/]", word))
+
+
+def _title_formula(text: str, prep: Prepared) -> str | None:
+    source = text
+    for old, new in _SUPER.items():
+        source = source.replace(old, new)
+    tokens = [t for t in _TOKEN.findall(source)]
+    if "".join(tokens) != source:
+        return None
+    code = _title_code([t for t in tokens if not t.isspace()], prep)
+    if code is None:
+        return None
+    try:
+        tree = E.parse(code, context(prep, "title"))
+        env = ShapeEnv(prep.decls, prep.identity.wrt)
+        infer(tree, env)
+        return Printer(prep.decls, lambda node: infer(node, env))(tree)
+    except Exception:  # noqa: BLE001 - a title that is not a formula stays text
+        return None
+
+
+def _title_code(tokens: list[str], prep: Prepared) -> str | None:
+    """Title tokens -> catalog syntax: juxtaposition is a product, `log det(A)` is
+    log(det(A)), `||v||` is norm(v), `AU` is A*U when both are declared."""
+    from matderiv.catalog.schema import FUNCTIONS
+
+    out, closers, norm_open = [], [], False
+    previous_operand = False
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
+        if tok == "||":
+            if norm_open:
+                out.append(")")
+                norm_open, previous_operand = False, True
+            else:
+                out.append("*" if previous_operand else "")
+                out.append("norm(")
+                norm_open, previous_operand = True, False
+        elif tok in ("'T", "'I", "^2", "^3", "^4") or tok.startswith("^"):
+            if not previous_operand:
+                return None
+            out.append({"'T": ".T", "'I": "**-1"}.get(tok, "**" + tok[1:]))
+        elif tok[0].isalpha():
+            if tok in FUNCTIONS and tok not in prep.decls:
+                if previous_operand:
+                    out.append("*")
+                if nxt == "(":
+                    out.append(tok)
+                elif nxt and nxt[0].isalpha() and nxt in FUNCTIONS:
+                    out.append(tok + "(")
+                    closers.append(1)  # closed after the next call's parentheses
+                else:
+                    return None
+                previous_operand = False
+            else:
+                names = [tok] if tok in prep.decls else list(tok)
+                if not all(n in prep.decls and prep.decls[n].kind != "function" for n in names):
+                    return None
+                for name in names:
+                    out.append(("*" if previous_operand else "") + name)
+                    previous_operand = True
+        elif tok[0].isdigit():
+            out.append(("*" if previous_operand else "") + tok)
+            previous_operand = True
+        elif tok == "(":
+            out.append(("*" if previous_operand else "") + "(")
+            previous_operand = False
+            if closers:
+                closers[-1] += 1
+        elif tok == ")":
+            out.append(")")
+            previous_operand = True
+            if closers:
+                closers[-1] -= 1
+                if closers[-1] == 1:
+                    out.append(")")
+                    closers.pop()
+        else:  # + - * /
+            out.append(tok)
+            previous_operand = False
+        i += 1
+    if norm_open or closers:
+        return None
+    return "".join(out)
+
+
 def project_path(file: str) -> str:
     """A catalog file relative to the project (POSIX), so outputs do not depend on where
     the checkout lives; other files as given."""
@@ -190,6 +343,11 @@ def project_path(file: str) -> str:
 def symbol_info(prep: Prepared, name: str) -> dict:
     from matderiv.lang.latex import symbol
 
+    if name in prep.integers:  # format 1.2: `k: integer`
+        return {"name": name, "latex": name, "declaration": "integer",
+                "words": f"{name} is an integer (checked at {name} = "
+                + ", ".join(str(v) for v in integer_values(prep)[name]) + ")",
+                "kind": "integer", "depends_on": None, "function": False}
     decl = prep.decls[name]
     return {"name": name, "latex": symbol(name, decl.kind), "declaration": decl.text,
             "words": words(decl), "kind": decl.kind, "depends_on": decl.depends_on,
@@ -232,7 +390,8 @@ def verification_info(verdict, release: dict) -> dict:
         "sizes": exact_sizes, "numeric_sizes": numeric_sizes,
         "points": verdict.points, "max_error": verdict.max_error,
         "exact": verdict.exact,
-        "forms_checked": [name for name in FORM_ORDER if name in verdict.forms],
+        "forms_checked": [name for name in FORM_ORDER + ("hessian", "symmetric_tied")
+                          if name in verdict.forms],
         "sympy": verdict.sympy or {"agrees": None, "note": "not consulted"},
         "tool_version": __version__, "sympy_version": sympy.__version__,
         "date": release["date"],

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 from matderiv import resources
+from matderiv.publish.document import Document
 from matderiv.render.texescape import TeX, check_math, escape, url
 from matderiv.render.verified import facts as verified_facts
 
@@ -38,7 +39,7 @@ PROPERTY_WORDS = {
 NOT_BEFORE_BINARY = {"", "=", "+", "-", "(", "[", ",", "^", "_", "&", "left", "cdot", "times",
                      "otimes", "circ", "odot", "neq", "leq", "geq", "approx", "pm", "mp"}
 SIZE_NAME = re.compile(r"[a-z][a-z0-9]*|[1-9][0-9]*")
-SHAPE = re.compile(r"((?<![A-Za-z0-9])[a-z0-9]+(?:\s*×\s*[a-z0-9]+)+(?![A-Za-z0-9]))")
+SIZE = re.compile(r"[a-z0-9*]+")  # a size expression of the document: n, 3, n**2, m*n
 
 LAYOUT_TEXT = {
     "numerator": TeX(
@@ -75,6 +76,7 @@ def build_pdfs(doc: dict, out_dir: Path, timings: dict[str, float] | None = None
     Sheets compile in parallel (one pdflatex each). `timings`, when given, receives the
     compile seconds per sheet name, for the benchmark.
     """
+    doc = Document(doc)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     env = _environment()
@@ -215,7 +217,7 @@ def _sheet_context(doc: dict, layout: str, essentials: bool, name: str) -> dict:
         "layout_text": LAYOUT_TEXT[layout], "vec_text": VEC_TEXT[layout],
         "errata_text": ERRATA_TEXT[essentials],
         "verified": _verified_facts(doc),
-        "shape_table": [{"title": c["title"], "shape": _shape(c[f"{layout}_shape"])}
+        "shape_table": [{"title": c["title"], "shape": _axes(c[f"{layout}_axes"])}
                         for c in doc["categories"]],
         "entries": _entries(doc, layout, essentials),
     }
@@ -255,7 +257,7 @@ def _entries(doc: dict, layout: str, essentials: bool) -> list[dict]:
         chosen = [r for r in records if r["category"] == cat["slug"] and _is_verified(r)
                   and (r.get("essential") or not essentials)]
         for i, record in enumerate(chosen):
-            heading = {"title": cat["title"], "shape": _shape(cat[f"{layout}_shape"]),
+            heading = {"title": cat["title"], "shape": _axes(cat[f"{layout}_axes"]),
                        "intro": ""}
             entries.append(_entry(record, layout, essentials, heading if i == 0 else None))
     errata = [] if essentials else [r for r in records if _is_erratum(r)]
@@ -283,13 +285,16 @@ def _entry(record: dict, layout: str, essentials: bool, heading: dict | None) ->
     """One verified identity: its layout's form, the differential, conditions, sources."""
     forms = record["forms"]
     main = forms.get(TENSOR_FORM[layout] if record.get("tensor") else layout)
-    formulas = [_chunks(f["lhs"], f["latex"]) for f in (main, forms.get("differential")) if f]
+    formulas = [_chunks(f["lhs"], f["latex"]) for f in (main, forms.get("differential"),
+                                                        forms.get("hessian"),
+                                                        forms.get("symmetric_tied")) if f]
     mark = TeX((r"\mdproved" if _is_proved(record) else "")
                + (r"$\star$\," if record.get("essential") and not essentials else ""))
     extra = TeX("") if essentials else _extra(record)
-    return {"heading": heading, "title": record["title"], "id": record["id"],
+    return {"heading": heading, "title": _title(record), "id": record["id"],
             "url": _permalink(record.get("permalink")), "mark": mark, "formulas": formulas,
-            "conditions": _conditions(record["symbols"]), "extra": extra}
+            "conditions": _conditions(record["symbols"], record.get("conditions", ())),
+            "extra": extra}
 
 
 def _erratum_entry(record: dict, layout: str, permalinks: dict, first: bool) -> dict:
@@ -311,10 +316,18 @@ def _erratum_entry(record: dict, layout: str, permalinks: dict, first: bool) -> 
     extra = TeX(" ".join([*notes, _extra(record)]))
     heading = {"title": "Refuted published formulas", "shape": "not valid",
                "intro": TeX(r"Published elsewhere and shown false by matderiv. Do not use.")}
-    return {"heading": heading if first else None, "title": record["title"],
+    return {"heading": heading if first else None, "title": _title(record),
             "id": record["id"], "url": _permalink(record.get("permalink")), "mark": TeX(""),
             "formulas": formulas, "conditions": _conditions(record["symbols"]),
             "extra": extra}
+
+
+def _title(record: dict) -> TeX:
+    """The title with its formulas as math (the document's `title_parts`: text parts
+    escaped, math parts from the LaTeX printer, checked); the plain title without them."""
+    parts = record.get("title_parts") or [{"text": record["title"]}]
+    return TeX("".join(escape(p["text"]) if "text" in p else "$%s$" % check_math(p["math"])
+                       for p in parts))
 
 
 def _extra(record: dict) -> TeX:
@@ -398,19 +411,20 @@ def split_terms(latex: str, deep: bool = False) -> list[str]:
     return terms
 
 
-def _shape(text: str) -> TeX:
-    """A shape such as 'm × n' in math (italic sizes, a real times); other words escaped."""
-    out = []
-    for i, piece in enumerate(SHAPE.split(text)):
-        if i % 2:
-            out.append("$%s$" % r"\times ".join(re.split(r"\s*×\s*", piece)))
-        else:
-            out.append(escape(piece))
-    return TeX("".join(out))
+def _axes(axes: list[str]) -> TeX:
+    """A shape given as its axes, in math (italic sizes, a real times)."""
+    if not all(SIZE.fullmatch(a) for a in axes):
+        raise ValueError(f"not a shape: {axes!r}")
+    return TeX("$%s$" % r"\times ".join(a.replace("**", "^").replace("*", r"\,") for a in axes))
 
 
-def _conditions(symbols: list[dict]) -> TeX:
-    """Symbols written compactly and grouped, e.g. A, X in R^{n x m}, inv."""
+SHAPE_CONDITION = re.compile(r"[a-z0-9]+ (>=|>|<=|<) [a-z0-9]+")
+RELATIONS = {">=": r"\geq", ">": ">", "<=": r"\leq", "<": "<"}
+
+
+def _conditions(symbols: list[dict], shape: tuple | list = ()) -> TeX:
+    """Symbols written compactly and grouped, e.g. A, X in R^{n x m}, inv; then the shape
+    conditions (format 1.2), e.g. m >= n."""
     names = {s["name"]: s for s in symbols}
     groups: dict[tuple[str, str], list[str]] = {}
     for symbol in symbols:
@@ -423,6 +437,11 @@ def _conditions(symbols: list[dict]) -> TeX:
             parts.append(text + (" " + words if words else ""))
         else:
             parts.append(words)
+    for text in shape:
+        if not SHAPE_CONDITION.fullmatch(text):
+            raise ValueError(f"not a shape condition: {text!r}")
+        left, relation, right = text.split()
+        parts.append(f"${left} {RELATIONS[relation]} {right}$")
     return TeX("; ".join(p for p in parts if p))
 
 
@@ -440,6 +459,8 @@ def _symbol_math(symbol: dict, names: dict) -> str:
 def _space_and_words(symbol: dict, names: dict) -> tuple[str, str]:
     """(math for the space it lives in, escaped property words); ('', words) if unparsable."""
     tokens = str(symbol.get("declaration", "")).split()
+    if tokens == ["integer"]:  # format 1.2
+        return r"\in\mathbb{Z}", ""
     if symbol.get("depends_on") and tokens[-2:-1] == ["of"]:
         tokens = tokens[:-2]
     count = {"scalar": 0, "vector": 1, "matrix": 2}.get(tokens[0] if tokens else "")

@@ -27,7 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 from matderiv import resources
 from matderiv.catalog.schema import reference_markdown
-from matderiv.errors import CODES, INVALID_PREFIXES
+from matderiv.errors import CODES, effect
 from matderiv.publish.cite import bibtex, identity_path
 from matderiv.publish.document import Document
 from matderiv.publish.limits import limits_markdown
@@ -361,6 +361,11 @@ def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = No
         "tabs": _layout_tabs(rec, math),
         "tensor": bool(rec.get("tensor")),
         "differential": _form_view(rec, "differential", "Differential", math),
+        # format 1.2: the Hessian, the tied-entries derivative, the shape conditions
+        "hessian": _form_view(rec, "hessian", "Hessian", math),
+        "symmetric_tied": _form_view(rec, "symmetric_tied", "Symmetric, tied entries", math),
+        "conditions": [md_code(c) for c in rec.get("conditions", [])],
+        "conventions_link": Markup(f"{up}conventions.md"),
         "extra_vec": None if rec.get("tensor") else _tabs(rec, VEC_KEYS, math),
         "sources": [_source_link(s, up) for s in rec.get("sources", [])],
         "tags": [Markup(f"[{md_text(t)}]({up}topics.md#tag-{slug(t)})")
@@ -605,10 +610,9 @@ def verified_page(env: Environment, math: MathTable) -> str:
 
 
 def _error_status(code: str) -> str:
-    """The status a problem gives its identity (gen/errors.py's prefixes, E406 aside)."""
-    if code == "E406":
-        return "refuted (an erratum's published form)"
-    return "invalid" if code.startswith(INVALID_PREFIXES) else "failed"
+    """The status a problem gives its identity (errors.effect)."""
+    status = effect(code)
+    return "refuted (an erratum's published form)" if status == "refuted" else status
 
 
 def _angle_brackets(markdown: str) -> str:

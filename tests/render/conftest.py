@@ -26,7 +26,11 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 def sample_doc_session() -> dict:
-    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+    """The sample catalog, made through the document's constructor: a fixture that does
+    not fit the schema fails here, before any renderer sees it."""
+    from matderiv.publish.document import Document
+
+    return Document(json.loads(FIXTURE.read_text(encoding="utf-8")))
 
 
 @pytest.fixture

@@ -76,10 +76,17 @@ def test_full_edition_has_every_printable_id(built, layout):
         assert ident in text, ident
     assert "Refuted published formulas" in text
     assert "trace-xtax-symmetric-claim" in text
-    for record in doc["identities"]:
-        if record["status"] in ("failed", "invalid"):
-            assert record["id"] not in text
-    assert "FAILED-MARKER" not in text and "INVALID-MARKER" not in text
+
+
+def test_a_failed_record_never_reaches_the_sheets(tmp_path):
+    """The document's constructor refuses a record that did not verify, so no sheet can
+    print one (the schema allows verified and refuted only)."""
+    from matderiv.publish.document import DocumentError
+
+    doc = _doc()
+    doc["identities"][0] = {**doc["identities"][0], "status": "failed"}
+    with pytest.raises(DocumentError, match="identities.0..status"):
+        build_pdfs(doc, tmp_path)
 
 
 @NEEDS_TEX
