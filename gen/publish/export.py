@@ -160,7 +160,7 @@ def record(prep: Prepared, verdict, release: dict, references: dict,
         "notes": ident.notes, "see_also": ident.see_also,
         "permalink": permalink(release.get("site_url"), ident.id),
         "verification": verification_info(verdict, release),
-        "snippet": snippet(prep),
+        "snippet": snippet(prep, verdict),
         "derivation": {**derivation, "agrees": agreement(derivation, verdict)},
     }
 

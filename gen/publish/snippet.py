@@ -385,11 +385,19 @@ def _given_trees(prep: Prepared) -> dict:
     return trees
 
 
-def _erratum_sizes(prep: Prepared, assignments: list[dict]) -> dict:
-    """The first size assignment at which the verifier sees the published formula fail."""
+def _erratum_sizes(prep: Prepared, assignments: list[dict], verdict=None) -> dict:
+    """The first size assignment at which the verifier saw the published formula fail:
+    read from the verdict's evidence when there is one (the build never checks twice),
+    else found by running the numeric check (a derivation shown on its own)."""
     from matderiv.check.evaluate import DomainError
     from matderiv.check.verify import NUMERIC_TOLERANCE, numeric_check, seed_of
 
+    if verdict is not None and verdict.evidence:
+        for step in verdict.evidence:
+            if step["check"] == "numeric" and step["sizes"] in assignments and max(
+                    step["errors"].values(), default=0.0) > NUMERIC_TOLERANCE:
+                return step["sizes"]
+        return assignments[0]
     forms = [f for f in prep.forms.values() if f.shape_ok]
     if prep.refutations or len(forms) < len(prep.forms) or not forms:
         return assignments[0]
@@ -403,24 +411,25 @@ def _erratum_sizes(prep: Prepared, assignments: list[dict]) -> dict:
     return assignments[0]
 
 
-def snippet(prep: Prepared) -> str | None:
-    """The NumPy program re-checking one prepared identity; None if it cannot be written."""
+def snippet(prep: Prepared, verdict=None) -> str | None:
+    """The NumPy program re-checking one prepared identity; None if it cannot be written.
+    `verdict`: the identity's verdict, whose evidence says where an erratum fails."""
     if prep.invalid or prep.of is None:
         return None
     try:
-        program = _program(prep)
+        program = _program(prep, verdict)
     except (ValueError, KeyError, TypeError):
         return None
     return program if not audit(program, prep.identity) else None
 
 
-def _program(prep: Prepared) -> str:
+def _program(prep: Prepared, verdict=None) -> str:
     from matderiv.check.verify import size_assignments
 
     ident = prep.identity
     erratum = ident.status == "erratum"
     assignments = size_assignments(prep)
-    sizes = _erratum_sizes(prep, assignments) if erratum else assignments[0]
+    sizes = _erratum_sizes(prep, assignments, verdict) if erratum else assignments[0]
     names = _Names(prep)
     need: set = set()
     wrt = prep.decls[ident.wrt]
