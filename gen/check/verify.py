@@ -559,7 +559,7 @@ def _layout_hints(ident: Identity, verdict: Verdict) -> None:
 def _quiet_derived(verdict: Verdict) -> None:
     """A form derived from a wrong form is wrong too: report only the given one then."""
     if any(not r["ok"] for r in verdict.forms.values() if r["given"]):
-        verdict.failures = [f for f in verdict.failures if "(derived)" not in f[1]]
+        verdict.failures = [f for f in verdict.failures if f[2] != DERIVED]
 
 
 def _show(shape) -> str:
@@ -571,11 +571,15 @@ def _layout_name(name: str) -> str:
             "symmetric_tied": "symmetric (tied entries)"}.get(name, name + " layout")
 
 
+# The place of a failure of a form matderiv derived (a given form's place is its key).
+DERIVED = "derivative"
+
+
 def _fail(verdict: Verdict, form, code: str, **fields) -> None:
     verdict.forms[form.name]["ok"] = False
     label = form.name if form.given else f"{form.name} (derived)"
     message = CODES[code].format(form=label, **fields)
-    verdict.failures.append((code, message, FORM_KEYS[form.name] if form.given else "derivative"))
+    verdict.failures.append((code, message, FORM_KEYS[form.name] if form.given else DERIVED))
 
 
 def _label(sizes: dict) -> str:
