@@ -328,3 +328,67 @@ def test_limits_page_is_read_from_the_code(sample_doc, monkeypatch):
     assert "| nodes of the parse tree | 1,234 |" in page and "777 bytes" in page
     nav = json.dumps(generate_sources(sample_doc).nav)
     assert '"Limits": "limits.md"' in nav
+
+
+def test_errata_come_last_on_category_pages_and_the_pdfs_are_linked(built_site, sample_doc):
+    from matderiv.render.site import PDF_SHEETS
+
+    html = _html(built_site, "scalar-by-matrix")
+    recs = [r for r in sample_doc["identities"] if r["category"] == "scalar-by-matrix"]
+    errata = [r["id"] for r in recs if r.get("erratum")]
+    others = [r["id"] for r in recs if not r.get("erratum")]
+    assert errata and others
+    last_right = max(html.index(f'<a id="{i}" class="md-alias">') for i in others)
+    first_wrong = min(html.index(f'<a id="{i}" class="md-alias">') for i in errata)
+    assert last_right < html.index('id="errata"') < first_wrong
+    for page, up in ((built_site / "index.html", ""),
+                     (built_site / "scalar-by-matrix" / "index.html", "../")):
+        text = page.read_text(encoding="utf-8")
+        for name, _ in PDF_SHEETS:
+            assert f'href="{up}pdf/{name}"' in text, (page, name)
+
+
+def test_pdf_names_are_the_sheets_the_pdf_renderer_writes():
+    from matderiv.render.pdf import LAYOUTS, sheet_name
+    from matderiv.render.site import PDF_SHEETS
+
+    assert {n for n, _ in PDF_SHEETS} == {f"{sheet_name(layout, e)}.pdf"
+                                          for layout in LAYOUTS for e in (False, True)}
+
+
+def test_the_build_copies_the_pdfs_into_the_site(tmp_path):
+    from matderiv.pipeline.build import _pdfs_into_site
+
+    fresh, out = tmp_path / "fresh", tmp_path / "out"
+    (fresh / "site").mkdir(parents=True)
+    (out / "pdf").mkdir(parents=True)
+    (out / "pdf" / "matderiv-numerator.pdf").write_bytes(b"%PDF-old")
+    _pdfs_into_site(fresh, out)  # PDFs not rebuilt: the previous build's
+    assert (fresh / "site" / "pdf" / "matderiv-numerator.pdf").read_bytes() == b"%PDF-old"
+    (fresh / "pdf").mkdir()
+    (fresh / "pdf" / "matderiv-numerator.pdf").write_bytes(b"%PDF-new")
+    _pdfs_into_site(fresh, out)
+    assert (fresh / "site" / "pdf" / "matderiv-numerator.pdf").read_bytes() == b"%PDF-new"
+
+
+def test_every_page_is_light(built_site):
+    """Every HTML page at most 600 kB (the real catalog is measured by `make bench`)."""
+    heavy = {str(p.relative_to(built_site)): p.stat().st_size
+             for p in built_site.rglob("*.html") if p.stat().st_size > 600_000}
+    assert not heavy, heavy
+
+
+def test_without_a_site_url_the_site_has_no_absolute_link(sample_doc, tmp_path):
+    sample_doc["site_url"] = None
+    from matderiv.publish.cite import identity_entry
+
+    for rec in sample_doc["identities"]:
+        rec["permalink"] = None
+        rec["bibtex"] = identity_entry(rec, sample_doc)  # as the export makes it
+    out = tmp_path / "site"
+    build_site(sample_doc, out)
+    for path, html in _all_html(out).items():
+        assert "example.org" not in html and 'rel="canonical"' not in html, path
+    card = _card(out, "log-det")
+    assert "cite as <code>log-det</code>, matderiv catalog 0&#46;1&#46;0" in card
+    assert "url = {" not in card

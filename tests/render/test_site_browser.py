@@ -42,11 +42,18 @@ def _assert_math_laid_out(page, minimum: int = 20) -> None:
     assert all(height > 5 for _, height, in_tab in sizes if not in_tab)
 
 
+MATHML_HEIGHTS_JS = """() => [...document.querySelectorAll('x-mml math')].map(
+    e => e.getBoundingClientRect().height)"""
+
+
 def test_every_formula_on_a_category_page_is_rendered(page, site_url):
     requests = []
     page.on("request", lambda r: requests.append(r.url))
-    _open(page, site_url + "scalar-by-matrix/")
-    _assert_math_laid_out(page)
+    _open(page, site_url + "scalar-by-matrix/")  # the compact table: MathML
+    heights = page.evaluate(MATHML_HEIGHTS_JS)
+    assert len(heights) >= 8 and all(h > 5 for h in heights), heights
+    _open(page, site_url + "id/log-det/")  # an identity's page: KaTeX
+    _assert_math_laid_out(page, minimum=4)
     assert requests and all(u.startswith(site_url) for u in requests), requests
 
 
@@ -80,37 +87,82 @@ def test_search_finds_identity_by_title_and_function(page, site_url, query, anch
 
 
 def test_one_click_switches_every_tab_set_and_persists(page, site_url):
-    _open(page, site_url + "scalar-by-matrix/")
+    _open(page, site_url + "id/kronecker-axb/")
     assert set(page.evaluate(CHECKED_TABS_JS)) == {0}
     page.locator(".tabbed-labels label", has_text=DENOMINATOR).first.click()
     checked = page.evaluate(CHECKED_TABS_JS)
-    assert len(checked) >= 5 and set(checked) == {1}
+    assert checked and set(checked) == {1}
+    assert "layout=denominator" in page.url and "__tabbed" not in page.url
     page.reload()
     page.wait_for_load_state("networkidle")
     assert set(page.evaluate(CHECKED_TABS_JS)) == {1}
     page.locator(".md-nav__link", has_text="Vector by vector").first.click()
     page.wait_for_load_state("networkidle")
-    assert page.url.endswith("/vector-by-vector/")
+    assert urlsplit(page.url).path.endswith("/vector-by-vector/")
+    page.locator(".md-compact a[href*='/id/']").first.click()  # a row: its own page
+    page.wait_for_load_state("networkidle")
+    assert "/id/" in page.url
     checked = page.evaluate(CHECKED_TABS_JS)
-    assert checked and set(checked) == {1}
-    visible = page.locator(".tabbed-block:visible .md-math").first
-    assert "= \\mathbf{A}^\\top" in visible.locator("annotation").text_content()
+    assert checked and set(checked) == {1}  # the stored choice
+    assert "layout=denominator" in page.url  # and said in the address, for sharing
+
+
+def test_a_shared_layout_link_and_the_permalink_survive_tab_clicks(browser, site_url):
+    """?layout= opens in that layout in a fresh browser (nothing stored); clicking a
+    tab keeps the URL's #id (never #__tabbed_N) and survives a reload."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        _open(page, site_url + "id/log-det/?layout=denominator#log-det")
+        assert set(page.evaluate(CHECKED_TABS_JS)) == {1}
+        page.locator(".tabbed-labels label", has_text="Numerator layout").first.click()
+        page.wait_for_timeout(200)
+        parts = urlsplit(page.url)
+        assert parts.fragment == "log-det" and parts.query == "layout=numerator", page.url
+        page.reload()
+        page.wait_for_load_state("networkidle")
+        assert set(page.evaluate(CHECKED_TABS_JS)) == {0}
+        assert urlsplit(page.url).fragment == "log-det"
+    finally:
+        context.close()
 
 
 @pytest.mark.parametrize(("anchor", "card"), [("det-axb", "det-axb"),
                                               ("logdet", "log-det")])  # an alias
-def test_permalink_scrolls_its_identity_into_view(page, site_url, anchor, card):
-    _open(page, site_url + f"scalar-by-matrix/#{anchor}")
-    page.wait_for_timeout(300)
-    top = page.evaluate(f"document.getElementById('{card}').getBoundingClientRect().top")
-    assert -100 <= top < 400
-    assert page.evaluate("window.scrollY") > 500
+def test_an_old_category_permalink_lands_on_the_identity(page, site_url, anchor, card):
+    _open(page, site_url + f"scalar-by-matrix/?layout=denominator#{anchor}")
+    page.wait_for_url(f"**/id/{card}/**")
+    assert urlsplit(page.url).path.endswith(f"/id/{card}/")
+    assert "layout=denominator" in page.url  # the layout travels with it
+    assert page.locator(f"h1#{card}").count() == 1
+
+
+def test_keyboard_reaches_the_table_and_keeps_focus_on_the_tabs(page, site_url):
+    _open(page, site_url + "scalar-by-matrix/")
+    page.locator("body").click(position={"x": 1, "y": 1})
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        if page.evaluate("!!document.activeElement.closest('.md-compact')"):
+            break
+    focus = page.evaluate("""() => { const e = document.activeElement, s = getComputedStyle(e);
+        return {href: e.getAttribute('href'), outline: s.outlineStyle, width: s.outlineWidth}}""")
+    assert focus["href"] and "/id/" in focus["href"], focus  # a row's link, reached by Tab
+    assert focus["outline"] != "none" and focus["width"] != "0px", focus  # and visibly so
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("networkidle")
+    assert "/id/" in page.url
+    first = page.locator(".tabbed-set > input").first
+    first.focus()
+    page.keyboard.press("ArrowRight")  # the radio group: the next layout
+    page.wait_for_timeout(100)
+    assert set(page.evaluate(CHECKED_TABS_JS)) == {1}
+    assert page.evaluate("!!document.activeElement.closest('.tabbed-set')")  # not lost
 
 
 def test_copy_button_yields_the_latex(context, site_url, sample_doc):
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=site_url[:-1])
     page = context.new_page()
-    _open(page, site_url + "scalar-by-matrix/#log-det")
+    _open(page, site_url + "id/log-det/#log-det")
     form = next(r for r in sample_doc["identities"] if r["id"] == "log-det")["forms"]["numerator"]
     expected = f"{form['lhs']} = {form['latex']}"
     block = page.locator("#log-det ~ .tabbed-set").first.locator(".tabbed-block").first
@@ -126,10 +178,13 @@ def test_pages_work_without_javascript(browser, site_url):
     context = browser.new_context(java_script_enabled=False)
     try:
         page = context.new_page()
-        _open(page, site_url + "scalar-by-matrix/")
-        _assert_math_laid_out(page)
-        assert page.locator(".katex").count() >= 20
-        _open(page, site_url + "matrix-by-matrix/")
-        _assert_math_laid_out(page, minimum=5)
+        _open(page, site_url + "scalar-by-matrix/")  # the rows' anchors still there
+        heights = page.evaluate(MATHML_HEIGHTS_JS)
+        assert len(heights) >= 8 and all(h > 5 for h in heights)
+        assert page.locator("a#det-axb + a[href$='/id/det-axb/']").count() == 1
+        _open(page, site_url + "id/log-det/")
+        _assert_math_laid_out(page, minimum=4)
+        _open(page, site_url + "id/kronecker-axb/")
+        _assert_math_laid_out(page, minimum=2)
     finally:
         context.close()
