@@ -282,7 +282,34 @@ def _alternatives(node) -> list:
         out.append(E.Bin("**", E.Call("norm", (node.right,)), E.Num(2)))
     if isinstance(node, E.Bin) and node.op in "+-":
         out += [node.left, node.right]  # each term of a sum alone
+    if isinstance(node, E.Call) and node.fn == "tr" and len(node.args) == 1:
+        out += [E.Call("tr", (p,)) for p in _trace_orders(node.args[0])]
     return out
+
+
+def _factors(node) -> list:
+    if isinstance(node, E.Bin) and node.op == "*":
+        return _factors(node.left) + _factors(node.right)
+    return [node]
+
+
+def _product(factors: list):
+    out = factors[0]
+    for f in factors[1:]:
+        out = E.Bin("*", out, f)
+    return out
+
+
+def _trace_orders(node) -> list:
+    """The same trace written otherwise: tr(ABC) = tr(BCA) = tr(CᵀBᵀAᵀ), up to 4 factors."""
+    factors = _factors(node)
+    if not 2 <= len(factors) <= 4:
+        return []
+    flipped = [f.arg if isinstance(f, E.Transpose) else E.Transpose(f) for f in factors[::-1]]
+    orders = []
+    for seq in (factors, flipped):
+        orders += [seq[i:] + seq[:i] for i in range(len(seq))]
+    return [_product(o) for o in orders[1:]]
 
 
 def spellings(rec: dict) -> list[str]:

@@ -153,9 +153,6 @@ def real_entries():
     if not REAL_CATALOG.exists():
         pytest.skip("build/catalog.json is missing: run `make build`")
     doc = json.loads(REAL_CATALOG.read_text(encoding="utf-8"))
-    recs = {r["id"]: r for r in doc["identities"]}
-    if any(i.split("|")[0] not in recs for _, i in QUERIES):
-        pytest.skip("build/catalog.json predates some identities of the query set")
     entries = S.search_entries(doc["identities"], identity_url)
     return {r["id"]: e for r, e in zip(doc["identities"], entries, strict=True)}
 
@@ -166,12 +163,24 @@ def test_query_set_covers_all_nine_categories():
 
 
 def test_every_query_word_is_in_its_identitys_entry(real_entries):
-    queries = [q for q, _ in QUERIES]
+    """(On the queries whose identity the built catalog has: it may be older.)"""
+    cases = [(q, next(w for w in want.split("|") if w in real_entries))
+             for q, want in QUERIES if any(w in real_entries for w in want.split("|"))]
+    if len(cases) < 60:
+        pytest.skip("build/catalog.json predates most identities of the query set")
     missing = []
-    for (query, want), tokens in zip(QUERIES, S.normalise(queries), strict=True):
-        entry = real_entries[want.split("|")[0]]
+    for (query, want), tokens in zip(cases, S.normalise([q for q, _ in cases]), strict=True):
+        entry = real_entries[want]
         have = set(" ".join((entry["name"], entry["formula"], entry["words"])).split())
         lost = [t for t in tokens.split() if t not in have and t not in S.WEAK]
         if lost:
             missing.append((query, want, lost))
-    assert len(missing) <= len(QUERIES) // 10, missing
+    assert len(missing) <= len(cases) // 10, missing
+
+
+def test_a_trace_is_spelled_in_every_cyclic_and_transposed_order():
+    rec = {"of": {"text": "tr(X.T*A)", "latex": ""}, "wrt": {"name": "X"},
+           "symbols": [{"name": "A", "kind": "matrix", "declaration": "matrix m n"},
+                       {"name": "X", "kind": "matrix", "declaration": "matrix m n"}]}
+    tokens = set(" ".join(norm(*S.spellings(rec))).split())
+    assert {"tracexta", "traceaxt", "traceatx", "tracexat"} <= tokens
