@@ -195,7 +195,64 @@ def bench_browser(ours: Path, mathjax: Path, page: str, count: int) -> None:
           f"MathJax {theirs_ms:.0f} ms, MathJax / ours = {theirs_ms / ours_ms:.1f}x")
 
 
+PAGE_LIMIT = 600_000  # bytes, every HTML page (issue 14)
+READY_RATIO = 2.5  # the heaviest page ready within this many times the home page
+# Ready: loaded, fonts in, laid out (two frames after the fonts are ready).
+READY_JS = """() => document.fonts.ready.then(() => new Promise(done =>
+  requestAnimationFrame(() => requestAnimationFrame(() => done(performance.now())))))"""
+
+
+def page_weights(site: Path) -> list[tuple[int, str]]:
+    """Every HTML page of a built site, heaviest first: (bytes, path)."""
+    return sorted(((p.stat().st_size, p.relative_to(site).as_posix())
+                   for p in site.rglob("*.html")), reverse=True)
+
+
+def ready_ms(browser, url: str) -> float:
+    """One cold load (fresh context): ms from navigation start until ready."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(url, wait_until="load", timeout=120_000)
+        return page.evaluate(READY_JS)
+    finally:
+        context.close()
+
+
+def bench_weight(site: Path) -> bool:
+    """Page weights (limit PAGE_LIMIT) and the heaviest page's ready time against the
+    home page's, in the same browser run; True when both targets are met."""
+    from playwright.sync_api import sync_playwright
+
+    weights = page_weights(site)
+    heavy = [(n, p) for n, p in weights if n > PAGE_LIMIT]
+    print(f"\nPage weight, {len(weights)} HTML pages of {site}:")
+    for n, p in weights[:5]:
+        print(f"  {n / 1000:8.1f} kB  {p}")
+    print(f"  pages over {PAGE_LIMIT // 1000} kB: {len(heavy)}")
+    heaviest = weights[0][1].removesuffix("index.html")
+    server, base = serve(site)
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            home, worst = [], []
+            for _ in range(RUNS):  # interleaved, so both see the same machine load
+                home.append(ready_ms(browser, base))
+                worst.append(ready_ms(browser, base + heaviest))
+            browser.close()
+    finally:
+        server.shutdown()
+    ratio = statistics.median(worst) / statistics.median(home)
+    print(f"  ready (loaded, fonts in, laid out), median of {RUNS} cold loads: home "
+          f"{statistics.median(home):.0f} ms, heaviest `{heaviest}` "
+          f"{statistics.median(worst):.0f} ms, ratio {ratio:.2f} (target <= {READY_RATIO})")
+    return not heavy and ratio <= READY_RATIO
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--weight"]:  # an already built site, e.g. build/site
+        sys.exit(0 if bench_weight(Path(sys.argv[2] if len(sys.argv) > 2 else
+                                        REPO / "build" / "site")) else 1)
     doc = _catalog()
     sizes: dict[str, int] = {}
     for rec in doc["identities"]:
@@ -208,6 +265,7 @@ def main() -> None:
         count = len(re.findall(r'class="md-math"|<x-math',
                                (ours / page / "index.html").read_text(encoding="utf-8")))
         bench_browser(ours, theirs, page, count)
+        bench_weight(ours)
 
 
 if __name__ == "__main__":
