@@ -115,15 +115,22 @@ def test_math_is_rendered_and_kept_out_of_search(built_site):
     assert "<annotation" not in table and "<mi>𝐗</mi>" in table  # bold as Unicode
 
 
-def test_search_index_keeps_tex_and_drops_rendered_math(built_site):
+def test_search_index_has_one_entry_per_identity_and_no_code(built_site, sample_doc):
+    """gen/render/search.py: one entry per identity at its page, in normalised words;
+    no code block or rendered math anywhere; the formulas shown in the results beside."""
     index = json.loads((built_site / "search/search_index.json").read_text())
-    assert "\\\\" in index["config"]["separator"] or "\\" in index["config"]["separator"]
     docs = {d["location"]: d for d in index["docs"]}
-    log_det = docs["scalar-by-matrix/#log-det"]
-    assert "Log-determinant" in log_det["title"]
-    assert "\\log \\det" in log_det["text"] and "log(det(X))" in log_det["text"]
-    assert "∂" not in log_det["text"] and "katex" not in log_det["text"]
-    assert "kron" in docs["matrix-by-matrix/#kronecker-axb"]["text"]
+    for rec in sample_doc["identities"]:
+        page = f"id/{rec['id']}/"
+        assert [loc for loc in docs if loc.startswith(page)] == [page]
+    log_det = docs["id/log-det/"]
+    assert log_det["title"] == "Log-determinant" and log_det["text"] == ""
+    assert {"logdetx", "log", "det"} <= set(log_det["formula"].split())
+    assert "qdetlog" in log_det["key"].split()
+    assert "kronecker" in docs["id/kronecker-axb/"]["words"].split()  # its tag, normalised
+    assert not any("<pre" in d["text"] or "katex" in d["text"] for d in index["docs"])
+    formulas = json.loads((built_site / "search/formulas.json").read_text())
+    assert "<math" in formulas["id/log-det/"]
 
 
 def test_hostile_text_is_escaped(built_site):
