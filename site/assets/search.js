@@ -334,6 +334,14 @@
       if (a.querySelector(".md-search-result__formula")) continue;
       var url = new URL(a.getAttribute("href"), location.href);
       var rel = url.pathname.slice(base.pathname.length) + url.hash;
+      // the theme asks the page to highlight the matched terms, ours are normalised
+      // tokens (qdetlog, xtax): highlight the words the reader typed instead
+      if (url.searchParams.has("h")) {
+        var box = document.querySelector("input.md-search__input");
+        var typed = box ? (box.value.match(/[A-Za-z]{3,}/g) || []).join(" ") : "";
+        if (typed) url.searchParams.set("h", typed); else url.searchParams.delete("h");
+        a.setAttribute("href", url.toString());
+      }
       var html = formulas[rel];
       if (!html) continue;
       var div = document.createElement("div");
