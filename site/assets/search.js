@@ -127,6 +127,10 @@
 
   /* glued symbols: xTAx, AXB, aTXb, trAX, detX, logdetX */
   function unglue(tok) {
+    // dlogdet, dtr, ddet: the differential sign glued to a function name
+    var rest = tok.slice(1).toLowerCase();
+    if (/^d[A-Za-z]{2,}$/.test(tok) && (FUNCS[rest] || WORDS[rest] !== undefined) &&
+        !WORDS[tok.toLowerCase()]) return unglue(tok.slice(1));
     if (tok.length < 2 || !/^[A-Za-z]+$/.test(tok) || known(tok)) return [tok];
     var lower = tok.toLowerCase();
     var fns = Object.keys(FUNCS).sort(function (a, b) { return b.length - a.length; });

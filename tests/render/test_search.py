@@ -58,6 +58,7 @@ def test_every_spelling_of_a_formula_gives_one_code(spellings, code):
     ("kron ⊗ Kronecker product", {"kronecker"}),
     ("determinant det |X|", {"det"}),
     ("trace tr Tr", {"trace"}),
+    ("dlogdet", {"log", "det"}),
     ("inverse inv X^-1", {"inverse"}),
     ("with respect to X", {"wrtx"}),
     ("d/dX", {"wrtx"}),
