@@ -214,3 +214,46 @@ def test_reference_documents_the_new_keys():
     text = reference_markdown()
     for word in ("`hessian`", "`conditions`", "`symmetric_tied`", "integer", "(G + Gᵀ)/2"):
         assert word in text
+
+
+# ---------------------------------------------------------------- the record, the card, the sheets
+
+
+def _record(ident_):
+    from matderiv.publish.export import record
+
+    release = {"version": "0", "date": "2026-01-01", "site_url": "https://example.org/"}
+    return record(prepare(ident_), verify_identity(ident_), release, {})
+
+
+def test_record_shows_conditions_hessian_integers_and_tied_forms():
+    of, wrt, symbols, derivative = LOGDET
+    rec = _record(ident(of, wrt, symbols, derivative, conditions=["m>=n"]))
+    assert rec["conditions"] == ["m >= n"]
+    assert all(s["m"] >= s["n"] for s in rec["verification"]["sizes"])
+    rec = _record(ident("tr(X.T*A*X)", "X", TRXAX, {"denominator": "(A + A.T)*X"},
+                        hessian="kron(eye(n), A + A.T)"))
+    assert "conditions" not in rec
+    assert rec["forms"]["hessian"]["text"] == "kron(eye(n), A + A.T)"
+    assert r"\operatorname{vec}" in rec["forms"]["hessian"]["lhs"]
+    assert "hessian" in rec["verification"]["forms_checked"]
+    rec = _record(ident("tr(X**k)", "X", TRK, {"denominator": "k*(X**(k - 1)).T"}))
+    k = next(s for s in rec["symbols"] if s["name"] == "k")
+    assert k["kind"] == "integer" and "0, 1, 2, 3, 5" in k["words"]
+    rec = _record(ident("tr(A*X)", "X", SYM, {"denominator": "A.T",
+                                               "symmetric_tied": "A + A.T - hadamard(A, eye(n))"}))
+    assert rec["forms"]["symmetric_tied"]["given"]
+    assert "symmetric_tied" in rec["verification"]["forms_checked"]
+
+
+def test_sheet_conditions_print_the_shape_conditions_and_integers():
+    from matderiv.render.pdf import _conditions
+
+    symbols = [{"name": "X", "latex": r"\mathbf{X}", "declaration": "matrix m n",
+                "words": "", "depends_on": None},
+               {"name": "k", "latex": "k", "declaration": "integer", "words": "",
+                "depends_on": None}]
+    text = _conditions(symbols, ["m >= n"])
+    assert r"m \geq n" in text and r"k\in\mathbb{Z}" in text
+    with pytest.raises(ValueError):
+        _conditions(symbols, ["m >= n}"])

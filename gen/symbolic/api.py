@@ -45,6 +45,7 @@ class Result:
     verified: bool = False
     guarantee: str = ""
     notes: list = field(default_factory=list)
+    conditions: list = field(default_factory=list)  # shape conditions (format 1.2)
 
     def identity(self) -> dict:
         """The identity in the catalog format, derivative and differential filled in."""
@@ -52,6 +53,8 @@ class Result:
                       if k in self.forms}
         out = {"id": self.id, "title": self.title, "symbols": dict(self.symbols),
                "of": self.of, "wrt": self.wrt}
+        if self.conditions:
+            out["conditions"] = list(self.conditions)
         if derivative:
             out["derivative"] = derivative
         if "differential" in self.forms:
@@ -116,14 +119,16 @@ def parse_symbols(symbols) -> dict:
     return out
 
 
-def _identity(id_, title, symbols, of, wrt, derivative=None, differential=None) -> Identity:
+def _identity(id_, title, symbols, of, wrt, derivative=None, differential=None,
+              conditions=()) -> Identity:
     return Identity(id_, title, dict(symbols), of, wrt, dict(derivative or {}), differential,
-                    [], [], None, [], None, None, "<derive>", 1)
+                    [], [], None, [], None, None, "<derive>", 1, conditions=list(conditions))
 
 
 def derive(of: str, wrt: str, symbols, *, check: bool = True, id: str = "derived",
-           title: str | None = None) -> Result:
-    """The derivative of `of` by `wrt`; Refused if it cannot be derived or checked."""
+           title: str | None = None, conditions=()) -> Result:
+    """The derivative of `of` by `wrt`; Refused if it cannot be derived or checked
+    (`conditions`, format 1.2: the shape conditions the check honours)."""
     symbols = parse_symbols(symbols)
     title = title or f"Derivative of {of}"
     started = time.perf_counter()
@@ -152,6 +157,7 @@ def derive(of: str, wrt: str, symbols, *, check: bool = True, id: str = "derived
     trees = {k: tidy(use_probability(v, prep.decls)) for k, v in trees.items()}
     forms = {k: E.to_text(v) for k, v in trees.items()}
     result = Result(id, title, of, wrt, symbols, category, forms, trees, log, prep.decls)
+    result.conditions = list(conditions)
     result.seconds = time.perf_counter() - started
     if category in TENSOR_CATEGORIES and "vec" not in forms:
         result.notes.append("no vec form: the format cannot write this Jacobian; the "
@@ -249,7 +255,8 @@ def check_result(result: Result) -> None:
 def identity_of(result: Result) -> Identity:
     data = result.identity()
     return _identity(data["id"], data["title"], data["symbols"], data["of"], data["wrt"],
-                     data.get("derivative"), data.get("differential"))
+                     data.get("derivative"), data.get("differential"),
+                     data.get("conditions", ()))
 
 
 def nodes(text_or_tree) -> int:

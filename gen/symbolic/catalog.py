@@ -40,9 +40,10 @@ def engine_fingerprint() -> str:
 def derive_one(request: tuple) -> dict:
     """(id, title, symbols, of, wrt) -> the derivation, without `agrees` (it needs the
     catalog's verdict). Refused becomes a record that says why."""
-    id_, title, symbols, of, wrt = request
+    id_, title, symbols, of, wrt, *conditions = request  # conditions: format 1.2
     try:
-        result = derive(of, wrt, symbols, id=id_, title=title)
+        result = derive(of, wrt, symbols, id=id_, title=title,
+                        conditions=conditions[0] if conditions else ())
     except Refused as exc:
         return {"status": "refused", "forms": {}, "steps": [], "guarantee": None,
                 "reason": f"{exc.construct}: {exc.reason}"}
@@ -66,8 +67,8 @@ def agreement(derivation: dict, verdict) -> dict:
 
 
 def _key(request: tuple, tool: str) -> str:
-    _, _, symbols, of, wrt = request
-    text = json.dumps([tool, symbols, of, wrt], sort_keys=True)
+    _, _, symbols, of, wrt, *conditions = request
+    text = json.dumps([tool, symbols, of, wrt] + [list(c) for c in conditions], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -112,6 +113,13 @@ def _write(folder: Path, key: str, derivation: dict) -> None:
         return
 
 
+def request(ident) -> tuple:
+    """What a derivation depends on: (id, title, symbols, of, wrt), and the shape
+    conditions when the identity states any (format 1.2)."""
+    base = (ident.id, ident.title, dict(ident.symbols), ident.of, ident.wrt)
+    return base + ((tuple(ident.conditions),) if ident.conditions else ())
+
+
 def derive_all(identities, jobs: int = 0, use_cache: bool = True) -> list[dict]:
     """The derivation of each identity (without `agrees`), in order; cached ones read,
     the others derived in workers under the verifier's budget."""
@@ -120,7 +128,7 @@ def derive_all(identities, jobs: int = 0, use_cache: bool = True) -> list[dict]:
 
     tool = engine_fingerprint()
     folder = cache_dir() / "derivations"
-    requests = [(i.id, i.title, dict(i.symbols), i.of, i.wrt) for i in identities]
+    requests = [request(i) for i in identities]
     keys = [_key(r, tool) for r in requests]
     out: list = [None] * len(requests)
     todo = []

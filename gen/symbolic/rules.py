@@ -254,6 +254,9 @@ def _norm_power_rule(ctx, node):
 def _matrix_power(ctx, node, d):
     base = node.left
     k = S.integer_exponent(node.right)
+    if k is None:  # X**k with k declared `integer` (format 1.2): a sum of k terms
+        raise Refused("matrix power", f"`{E.to_text(node)}` has a symbolic exponent; the "
+                      "engine expands integer literal powers only")
     du = d(base)
     if du is None or k == 0:
         return None
