@@ -148,3 +148,31 @@ def test_d7_errata_anchors_are_not_doubled(doc):
     page = site._env().get_template("errata.md.j2").render(errata=errata, doc=doc)
     assert "erratum-erratum-" not in page
     assert "{ #erratum-trace-x-squared-2x }" in page
+
+
+def test_titles_show_their_formulas_as_math(doc):
+    """`x^T A x` in a title is typeset (parsed by the safe parser in the identity's own
+    symbols, printed by the LaTeX printer), in the document and in the PDF headings."""
+    record = _record(doc, "erratum-quadratic-form-2ax")
+    maths = [p["math"] for p in record["title_parts"] if "math" in p]
+    assert r"\mathbf{x}^{\top} \mathbf{A} \mathbf{x}" in maths, record["title_parts"]
+    title = next(e["title"] for e in pdf._entries(doc, "numerator", False)
+                 if e["id"] == record["id"])
+    assert r"$\mathbf{x}^{\top} \mathbf{A} \mathbf{x}$" in title and "x^T" not in title
+
+
+def test_a_title_never_injects_tex():
+    from matderiv.catalog.load import Identity
+    from matderiv.lang.forms import prepare
+    from matderiv.publish.export import title_parts
+
+    hostile = r"x^T A x and \input{/etc/passwd} $\def$ (x)**2 }{"
+    ident = Identity(id="t", title=hostile, symbols={"x": "vector n", "A": "matrix n n"},
+                     of="x.T*A*x", wrt="x", derivative={"numerator": "x.T*(A + A.T)"},
+                     differential=None, tags=[], sources=[], notes=None, see_also=[],
+                     status=None, corrected_by=None, file="t.yaml", line=1)
+    parts = title_parts(hostile, prepare(ident))
+    assert "".join(p.get("text", "") for p in parts).count("input") == 1
+    tex = pdf._title({"title": hostile, "title_parts": parts})
+    assert r"\input" not in tex and r"\def" not in tex
+    assert r"$\mathbf{x}^{\top} \mathbf{A} \mathbf{x}$" in tex
