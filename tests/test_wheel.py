@@ -62,7 +62,8 @@ def test_the_wheel_holds_the_package_and_its_data_and_no_gen(installed):
     wheel, *_ = installed
     names = zipfile.ZipFile(wheel).namelist()
     assert not any(n.startswith("gen/") for n in names)
-    for needed in ("matderiv/cli.py", "matderiv/render/katex_render.mjs",
+    for needed in ("matderiv/commands/cli.py", "matderiv/check/verify.py",
+                   "matderiv/publish/document.py", "matderiv/render/katex_render.mjs",
                    "matderiv/_data/catalog/scalar-by-matrix.yaml",
                    "matderiv/_data/catalog/references.yaml",
                    "matderiv/_data/templates/latex/sheet.tex.j2",
