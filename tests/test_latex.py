@@ -87,3 +87,29 @@ def test_only_whitelisted_commands():
     commands = set(re.findall(r"\\[A-Za-z]+", tex))
     assert commands <= {r"\operatorname", r"\mathbf", r"\left", r"\right", r"\exp",
                         r"\sigma", r"\frac", r"\sqrt", r"\top", r"\circ"}
+
+
+@pytest.mark.parametrize("of", ["expm(X).T", "pinv(X).T", "(X**2).T", "inv(X).T",
+                                "hadamard_pow(X, 2).T", "(expm(X)**2).T", "expm(X.T).T"])
+def test_no_double_superscript(of):
+    """A superscripted result (e^X, X^+, X^2) is wrapped before another superscript:
+    TeX and KaTeX refuse `e^{X}^{\\top}`."""
+    tex = _tex(of, {"X": "matrix n n"})
+    depth, last_closed_sup = 0, False
+    i = 0
+    while i < len(tex):  # a `^` right after a closing superscript group is a double one
+        if tex[i] == "^":
+            assert not last_closed_sup, tex
+            if tex[i + 1] == "{":
+                depth, start = 0, i + 1
+                for j in range(start, len(tex)):
+                    depth += {"{": 1, "}": -1}.get(tex[j], 0)
+                    if depth == 0:
+                        i = j
+                        break
+            else:
+                i += 1
+            last_closed_sup = True
+        elif not tex[i].isspace():
+            last_closed_sup = False
+        i += 1

@@ -165,7 +165,7 @@ class Printer(E.Visitor):
         if fn == "pinv":
             return self.wrap(args[0], ATOM) + "^{+}", POSTFIX
         if fn == "expm":
-            return rf"e^{{{self(args[0])}}}", ATOM
+            return rf"e^{{{self(args[0])}}}", POSTFIX  # a superscript: wrapped before another
         if fn == "commutation":
             return rf"\mathbf{{K}}_{{{self(args[0])} {self(args[1])}}}", ATOM
         if fn == "sqrt":
