@@ -326,7 +326,10 @@ GRAMMAR = st.recursive(LEAVES, _grow, max_leaves=12)
 @given(GRAMMAR)
 def test_grammar_expressions_parse_and_print_stably(text):
     tree = guarded_parse(text, ctx())
-    assert tree is not None, text
+    if tree is None:  # the one documented limit the grammar can reach: power towers (E206)
+        with pytest.raises(CatalogError, match="powers of powers of powers"):
+            E.parse(text, ctx())
+        return
     printed = E.to_text(tree)
     again = E.parse(printed, ctx())
     # equal up to the associativity of + (x + (y + z) prints as x + y + z)

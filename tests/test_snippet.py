@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from conftest import ROOT, dump
-from matderiv.catalog.load import load_all
+from matderiv.catalog.load import load_all, load_file
 from matderiv.lang.forms import prepare
 from matderiv.publish.snippet import audit, snippet
 
@@ -224,3 +224,20 @@ def test_every_catalog_snippet_passes_the_audit(catalog_doc):
     for record in catalog_doc["identities"]:
         ident = SimpleNamespace(id=record["id"], title=record["title"])
         assert audit(record["snippet"], ident) == [], record["id"]
+
+
+def test_a_symbolic_integer_power_runs_as_a_matrix_power(tmp_path):
+    """`k: integer` (format 1.2): the program fixes k at a checked value and raises the
+    matrix to it (np.linalg.matrix_power, never the entry-by-entry **)."""
+    true = {"id": "tr-power-k", "title": "tr(X^k)", "symbols": {"X": "matrix n n", "k": "integer"},
+            "of": "tr(X**k)", "wrt": "X", "derivative": {"numerator": "k*X**(k - 1)"}}
+    wrong = {**true, "id": "tr-power-k-wrong", "derivative": {"numerator": "k*X.T**(k - 1)"}}
+    snippets = {}
+    for item in (true, wrong):
+        path = tmp_path / f"{item['id']}.yaml"
+        path.write_text(json.dumps({"identities": [item]}))
+        (ident,), _ = load_file(path)
+        snippets[item["id"]] = snippet(prepare(ident))
+        assert "np.linalg.matrix_power(" in snippets[item["id"]]
+    results = run_snippets(snippets, tmp_path)
+    assert results["tr-power-k"] == "ok" and results["tr-power-k-wrong"] != "ok"

@@ -210,7 +210,7 @@ class _Names:
     def __init__(self, prep: Prepared):
         self.map = {}
         sizes = {s for d in prep.decls.values() for s in d.size_names}
-        for name in [*prep.decls, *sizes]:
+        for name in [*prep.decls, *sizes, *sorted(prep.integers)]:  # `k: integer` too
             if not _IDENTIFIER.fullmatch(name):  # validated before; never trust it here
                 raise ValueError(f"not a plain name: {name!r}")
             self.map[name] = name + "_" if name in RESERVED or name in _HELPERS else name
@@ -289,8 +289,9 @@ class _Code:
             k = S.integer_exponent(node.right)
             shape = self.shape(node.left)
             vector = shape is not None and (shape[0] == 1) != (shape[1] == 1)
-            if not self.scalar(node.left) and shape is not None and k is not None and not vector:
-                return f"np.linalg.matrix_power({self(node.left)}, {k})", 5
+            if not self.scalar(node.left) and shape is not None and not vector:
+                power = k if k is not None else self(node.right)  # `k: integer`, an int
+                return f"np.linalg.matrix_power({self(node.left)}, {power})", 5
             return f"{self(node.left, E.ATOM)} ** {self(node.right, E.POWER)}", E.POWER
         prec = E.PRECEDENCE[op]  # the one table (lang/expr)
         if op == "*":
@@ -429,6 +430,9 @@ def _program(prep: Prepared, verdict=None) -> str:
     ident = prep.identity
     erratum = ident.status == "erratum"
     assignments = size_assignments(prep)
+    if prep.integers:  # k = 0 and 1 make a power trivial: show one that tells
+        assignments = sorted(assignments, key=lambda a: not all(
+            a.get(k, 2) >= 2 for k in prep.integers))
     sizes = _erratum_sizes(prep, assignments, verdict) if erratum else assignments[0]
     names = _Names(prep)
     need: set = set()
