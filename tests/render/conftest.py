@@ -3,6 +3,7 @@ HTTP server for it and a headless Debian chromium driven by playwright."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import shutil
@@ -69,13 +70,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def site_url(built_site) -> str:
-    """The built site served by `python -m http.server` on a free local port."""
+@contextlib.contextmanager
+def serve(folder: Path):
+    """A built site served by `python -m http.server` on a free local port: its URL."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-         "--directory", str(built_site)],
+         "--directory", str(folder)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"
     for _ in range(100):
@@ -84,9 +85,17 @@ def site_url(built_site) -> str:
             break
         except OSError:
             time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site) -> str:
+    with serve(built_site) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

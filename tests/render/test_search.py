@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 from matderiv.render import search as S
@@ -16,7 +15,6 @@ from .search_queries import QUERIES
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
 
-REAL_CATALOG = Path(__file__).resolve().parents[2] / "build" / "catalog.json"
 
 
 def norm(*texts: str) -> list[str]:
@@ -146,14 +144,12 @@ def test_rewrite_index_drops_code_tables_and_the_identity_pages_own_sections():
         entry]
 
 
-# The real catalog, when `make build` has written it: every query's words are in the
-# entry of the identity it must find (the browser test checks the ranking).
+# The real catalog: every query's words are in the entry of the identity it must find
+# (the browser test checks the ranking).
 
 @pytest.fixture(scope="module")
-def real_entries():
-    if not REAL_CATALOG.exists():
-        pytest.skip("build/catalog.json is missing: run `make build`")
-    doc = json.loads(REAL_CATALOG.read_text(encoding="utf-8"))
+def real_entries(catalog_doc):
+    doc = catalog_doc
     entries = S.search_entries(doc["identities"], identity_url)
     return {r["id"]: e for r, e in zip(doc["identities"], entries, strict=True)}
 
@@ -164,11 +160,7 @@ def test_query_set_covers_all_nine_categories():
 
 
 def test_every_query_word_is_in_its_identitys_entry(real_entries):
-    """(On the queries whose identity the built catalog has: it may be older.)"""
-    cases = [(q, next(w for w in want.split("|") if w in real_entries))
-             for q, want in QUERIES if any(w in real_entries for w in want.split("|"))]
-    if len(cases) < 60:
-        pytest.skip("build/catalog.json predates most identities of the query set")
+    cases = [(q, next(w for w in want.split("|") if w in real_entries)) for q, want in QUERIES]
     missing = []
     for (query, want), tokens in zip(cases, S.normalise([q for q, _ in cases]), strict=True):
         entry = real_entries[want]

@@ -2,32 +2,23 @@
 typed into the theme's search box, answered by the theme's lunr worker from the built
 index, must show its identity among the first three results, with its formula.
 
-The site is the one `make build` wrote (build/site) when it carries this search (its
-search/formulas.json), else it is built from build/catalog.json; without either the
-test is skipped. MATDERIV_SEARCH_SITE=DIR names another built site. The hit rate is
+The site is built from the real catalog document of the test session, by this code;
+MATDERIV_SEARCH_SITE=DIR names another built site. The hit rate is
 printed: `.venv/bin/python -m pytest -s tests/render/test_search_browser.py`."""
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from .conftest import serve
 from .search_queries import QUERIES
 
 pytest.importorskip("playwright")
 
-ROOT = Path(__file__).resolve().parents[2]
-BUILT_SITE = ROOT / "build" / "site"
-REAL_CATALOG = ROOT / "build" / "catalog.json"
 SITE_ENV = "MATDERIV_SEARCH_SITE"
 TOP = 3
 REQUIRED = 0.95  # the issue asks 35 of 37 of a hidden set
@@ -37,45 +28,22 @@ READ_LINKS = """() => Array.from(document.querySelectorAll('.md-search-result__l
 
 
 @pytest.fixture(scope="module")
-def real_site(tmp_path_factory) -> Path:
-    if os.environ.get(SITE_ENV):  # a site built elsewhere from the real catalog
+def real_site(tmp_path_factory, catalog_doc) -> Path:
+    """The site of the real catalog, as this code builds it (MATDERIV_SEARCH_SITE=DIR
+    names a site built elsewhere)."""
+    if os.environ.get(SITE_ENV):
         return Path(os.environ[SITE_ENV])
-    if (BUILT_SITE / "search" / "formulas.json").exists():
-        return BUILT_SITE
-    if not REAL_CATALOG.exists():
-        pytest.skip("no real catalog: run `make build` first")
     from matderiv.render.site import build_site
 
-    doc = json.loads(REAL_CATALOG.read_text(encoding="utf-8"))
-    if any(i.split("|")[0] not in {r["id"] for r in doc["identities"]} for _, i in QUERIES):
-        pytest.skip("build/catalog.json predates some identities of the query set")
     out = tmp_path_factory.mktemp("real-site") / "site"
-    try:
-        build_site(doc, out)
-    except Exception as exc:  # noqa: BLE001 - an older catalog.json than the code
-        pytest.skip(f"build/catalog.json does not build with this code ({exc!s:.200}): "
-                    "run `make build`")
+    build_site(catalog_doc, out)
     return out
 
 
 @pytest.fixture(scope="module")
 def real_url(real_site):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
-                             "127.0.0.1", "--directory", str(real_site)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with serve(real_site) as url:
+        yield url
 
 
 def _ids(hrefs: list[str]) -> list[str]:
