@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from matderiv import resources
+from matderiv.catalog.schema import FUNCTIONS as FORMAT_FUNCTIONS
 from matderiv.lang import expr as E
 
 SEARCH_JS = resources.SITE_PAGES / "assets" / "search.js"
@@ -58,13 +59,11 @@ FUNCTION_WORDS: dict[str, str] = {
     "hadamard_pow": "hadamard power", "hadamard_div": "hadamard quotient",
     "adj": "adjugate", "adjugate": "adjugate",
 }
-# Tokens that are functions inside a formula (`tr(AX)`, `trAX`, `log det X`).
-FUNCTIONS = sorted({"tr", "trace", "det", "logdet", "log", "ln", "exp", "inv", "norm", "kron",
-                    "hadamard", "sigmoid", "softmax", "softmax_rows", "log_softmax",
-                    "logsoftmax", "logsumexp", "tanh", "relu", "gelu", "silu", "softplus",
-                    "erf", "sqrt", "abs", "sin", "cos", "tan", "diag", "vec", "sum", "mean",
-                    "sign", "step", "expm", "logm", "pinv", "eye", "ones", "zeros",
-                    "commutation", "hadamard_pow", "hadamard_div", "adj"})
+# Tokens that are functions inside a formula (`tr(AX)`, `trAX`, `log det X`): the format's
+# own functions (catalog/schema.FUNCTIONS, so a new one is searchable at once) and the
+# other names people write for some of them.
+FUNCTIONS = sorted((set(FORMAT_FUNCTIONS) - {"diff"})
+                   | {"trace", "logdet", "ln", "logsoftmax", "adj", "gelu", "silu", "softplus"})
 # Other words: spellings, abbreviations and synonyms -> canonical words.
 WORDS: dict[str, str] = {
     **FUNCTION_WORDS,
