@@ -16,6 +16,7 @@ from matderiv import __version__
 from matderiv.catalog.released import document_aliases
 from matderiv.catalog.schema import CATEGORIES, PROPERTIES, TENSOR_CATEGORIES
 from matderiv.check.sizerule import integer_values
+from matderiv.errors import CatalogError
 from matderiv.lang import expr as E
 from matderiv.lang.forms import Prepared, context, prepare
 from matderiv.lang.latex import Printer, lhs
@@ -260,7 +261,7 @@ def _title_formula(text: str, prep: Prepared) -> str | None:
         env = ShapeEnv(prep.decls, prep.identity.wrt)
         infer(tree, env)
         return Printer(prep.decls, lambda node: infer(node, env))(tree)
-    except Exception:  # noqa: BLE001 - a title that is not a formula stays text
+    except CatalogError:  # a title that is not a formula stays text
         return None
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from matderiv import resources
 from matderiv.catalog.schema import FUNCTIONS as FORMAT_FUNCTIONS
+from matderiv.errors import CatalogError
 from matderiv.lang import expr as E
 
 SEARCH_JS = resources.SITE_PAGES / "assets" / "search.js"
@@ -184,7 +185,7 @@ def parse(rec: dict):
     """The identity's `of` as a parse tree, or None (the text is then spelled as is)."""
     try:
         return E.parse(rec["of"]["text"], _context(rec))
-    except Exception:  # noqa: BLE001 - an unparsable formula is still searchable as text
+    except CatalogError:  # an unparsable formula is still searchable as text
         return None
 
 
