@@ -29,6 +29,10 @@ def _imports(path: Path) -> set[str]:
     inner = path.relative_to(PACKAGE).with_suffix("").parts
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):  # import matderiv.pipeline.build as B
+            found |= {a.name.split(".")[1] for a in node.names
+                      if a.name.startswith("matderiv.")}
+            continue
         if not isinstance(node, ast.ImportFrom):
             continue
         if node.level == 0:
@@ -68,6 +72,8 @@ def test_the_check_catches_an_upward_import(tmp_path):
     fake.write_text("from ..pipeline.build import document\n")
     try:
         assert "pipeline" in _imports(fake)
+        fake.write_text("def later():\n    import matderiv.pipeline.build as B\n")
+        assert "pipeline" in _imports(fake)  # a plain import, inside a function
         assert LEVEL["pipeline"] > LEVEL["render"]
     finally:
         fake.unlink()
