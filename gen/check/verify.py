@@ -26,8 +26,7 @@ import sympy
 from matderiv import __version__
 from matderiv.catalog.load import Identity
 from matderiv.catalog.schema import TRANSCENDENTAL
-from matderiv.check import exact as derive
-from matderiv.check import numeric
+from matderiv.check import exact, numeric
 from matderiv.check.budget import Budget, run_in_workers, too_costly
 from matderiv.check.evaluate import DomainError, Evaluator, KinkError
 from matderiv.check.opinion import opinion
@@ -146,16 +145,16 @@ def _exact_point(prep: Prepared, sizes: dict, rng: random.Random, level: int,
         if decl.kind == "function":
             continue
         rows, cols = _concrete(decl.shape, sizes)
-        base = derive.matrix(rng, rows, cols, decl.props, level, flip)
+        base = exact.matrix(rng, rows, cols, decl.props, level, flip)
         plain[name] = base
         if name == wrt:
-            values[name] = [[derive.Dual(x.v, _unit(i * cols + j, count))
+            values[name] = [[exact.Dual(x.v, _unit(i * cols + j, count))
                              for j, x in enumerate(row)] for i, row in enumerate(base)]
         elif decl.depends_on:
-            slope = [derive.structured([[derive.scalar(rng, level=1) for _ in range(cols)]
+            slope = [exact.structured([[exact.scalar(rng, level=1) for _ in range(cols)]
                                         for _ in range(rows)], decl.props) for _ in range(count)]
             slopes[name] = slope
-            values[name] = [[derive.Dual(x.v, [s[i][j] for s in slope])
+            values[name] = [[exact.Dual(x.v, [s[i][j] for s in slope])
                              for j, x in enumerate(row)] for i, row in enumerate(base)]
         else:
             values[name] = base
@@ -163,8 +162,8 @@ def _exact_point(prep: Prepared, sizes: dict, rng: random.Random, level: int,
 
 
 def _unit(k: int, count: int) -> list:
-    d = [derive.mpq(0)] * count
-    d[k] = derive.mpq(1)
+    d = [exact.mpq(0)] * count
+    d[k] = exact.mpq(1)
     return d
 
 
@@ -180,8 +179,8 @@ def _exact_at(prep: Prepared, sizes: dict, alg, point: _Point, forms) -> dict:
     there (error UNDEFINED): a form may not narrow the domain of the claim."""
     xr, xc = _concrete(prep.wrt.shape, sizes)
     y = Evaluator(alg, point.values, sizes)(prep.of)
-    D = derive.jacobian(y, xr, xc)
-    if not derive.finite(D):
+    D = exact.jacobian(y, xr, xc)
+    if not exact.finite(D):
         raise DomainError("the derivative is not finite")
     errors = {}
     for form in forms:
@@ -205,45 +204,45 @@ def _exact_one(prep: Prepared, sizes: dict, alg, point: _Point, form, D) -> tupl
                                  prep.decls[name].shape, prep.wrt.shape, prep.keep_x))
              for name, s in point.slopes.items()}
     value = _exact_form(alg, form, point.plain, sizes, diffs, expected)
-    return derive.difference(value, expected)
+    return exact.difference(value, expected)
 
 
 def _exact_hessian(prep: Prepared, sizes: dict, alg, point: _Point, form) -> tuple:
     """The Hessian re-derived with dual numbers nested in dual numbers: each entry of the
-    variable is x + e_k (outer) with x itself x + e_k (inner, a derive.Nested), so the
+    variable is x + e_k (outer) with x itself x + e_k (inner, a exact.Nested), so the
     outer parts of `of` are its first derivatives, each carrying its own derivatives:
     H[k][l] = ∂²f/∂x_k∂x_l, exactly. Ordered as vec(X) (columns stacked)."""
     wrt = prep.identity.wrt
     xr, xc = _concrete(prep.wrt.shape, sizes)
     count = xr * xc
     values = dict(point.plain)
-    values[wrt] = [[derive.Dual(derive.Nested(x.v, _unit(j * xr + i, count)),
+    values[wrt] = [[exact.Dual(exact.Nested(x.v, _unit(j * xr + i, count)),
                                 _unit(j * xr + i, count))
                     for j, x in enumerate(row)] for i, row in enumerate(point.plain[wrt])]
-    y = Evaluator(derive.HessianAlgebra(alg.seed), values, sizes)(prep.of)[0][0]
+    y = Evaluator(exact.HessianAlgebra(alg.seed), values, sizes)(prep.of)[0][0]
     expected = np.empty((count, count), dtype=object)
     for k in range(count):
-        part = y.d[k] if y.d is not None else derive.mpq(0)
-        slopes = part.s if isinstance(part, derive.Nested) else None
+        part = y.d[k] if y.d is not None else exact.mpq(0)
+        slopes = part.s if isinstance(part, exact.Nested) else None
         for m in range(count):
-            expected[k, m] = slopes[m] if slopes is not None else derive.mpq(0)
-    if not derive.finite(expected):
+            expected[k, m] = slopes[m] if slopes is not None else exact.mpq(0)
+    if not exact.finite(expected):
         raise DomainError("the second derivative is not finite")
     value = _exact_form(alg, form, point.plain, sizes, {}, expected)
-    return derive.difference(value, expected)
+    return exact.difference(value, expected)
 
 
 def _wrap(array) -> list | None:
     if array is None:
         return None
-    return [[derive.Dual(x) for x in row] for row in array]
+    return [[exact.Dual(x) for x in row] for row in array]
 
 
 def _exact_form(alg, form, plain, sizes, diffs, expected):
     if form.zero:
-        return np.full(expected.shape, derive.mpq(0), dtype=object)
+        return np.full(expected.shape, exact.mpq(0), dtype=object)
     ev = Evaluator(alg, plain, sizes, {k: v for k, v in diffs.items() if v is not None})
-    return derive.to_array(ev(form.tree))
+    return exact.to_array(ev(form.tree))
 
 
 def _exact_differential(prep, sizes, alg, point, form, D):
@@ -253,20 +252,20 @@ def _exact_differential(prep, sizes, alg, point, form, D):
     so its value part must vanish."""
     xr, xc = D.shape[2], D.shape[3]
     count = xr * xc
-    dmap = {prep.identity.wrt: [[derive.Dual(derive.mpq(0), _unit(i * xc + j, count))
+    dmap = {prep.identity.wrt: [[exact.Dual(exact.mpq(0), _unit(i * xc + j, count))
                                  for j in range(xc)] for i in range(xr)]}
     for name, slope in point.slopes.items():
         rows, cols = len(slope[0]), len(slope[0][0])
-        dmap[name] = [[derive.Dual(derive.mpq(0), [s[i][j] for s in slope])
+        dmap[name] = [[exact.Dual(exact.mpq(0), [s[i][j] for s in slope])
                        for j in range(cols)] for i in range(rows)]
     if form.zero:
-        value = [[derive.const(derive.mpq(0))] * D.shape[1] for _ in range(D.shape[0])]
+        value = [[exact.const(exact.mpq(0))] * D.shape[1] for _ in range(D.shape[0])]
     else:
         value = Evaluator(alg, point.plain, sizes, {}, dmap)(form.tree)
-    constant = derive.to_array(value)
-    equal, error = derive.difference(derive.jacobian(value, xr, xc), D)
-    linear, _ = derive.difference(constant, np.zeros(constant.shape, dtype=object)
-                                  + derive.mpq(0))
+    constant = exact.to_array(value)
+    equal, error = exact.difference(exact.jacobian(value, xr, xc), D)
+    linear, _ = exact.difference(constant, np.zeros(constant.shape, dtype=object)
+                                  + exact.mpq(0))
     return (equal, error) if linear else (False, NOT_LINEAR)
 
 
@@ -277,7 +276,7 @@ def exact_check(prep: Prepared, forms, sizes: dict, seed: int, points: int = 1,
     After a point where anything is undefined or not finite, the next is drawn narrower.
     Raises DomainError when no point in EXACT_TRIES is usable."""
     rng = random.Random(seed)
-    alg = derive.ExactAlgebra(seed)
+    alg = exact.ExactAlgebra(seed)
     worst: dict = {}
     usable, level, last = 0, 0, ""
     for _ in range(EXACT_TRIES):
@@ -615,12 +614,12 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
     points = 1 if bound.covered else 3
     for index, sizes in enumerate(exact_sizes):
         try:
-            exact = exact_check(prep, forms, sizes, seed + index, points, flip=index % 2 == 1)
+            found = exact_check(prep, forms, sizes, seed + index, points, flip=index % 2 == 1)
         except DomainError as exc:
             _no_point(verdict, sizes, exc)
             return
-        _record(verdict, "exact", sizes, points, {k: v[1] for k, v in exact.items()})
-        _judge_exact(forms, verdict, sizes, exact, prep.identity.wrt)
+        _record(verdict, "exact", sizes, points, {k: v[1] for k, v in found.items()})
+        _judge_exact(forms, verdict, sizes, found, prep.identity.wrt)
     for index, sizes in enumerate(numeric_sizes):
         try:
             numbers, count = numeric_check(prep, forms, sizes, seed + 100 + index,
@@ -631,7 +630,7 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
         verdict.points += count
         _record(verdict, "numeric", sizes, count, numbers)
         _judge_numeric(forms, verdict, sizes, numbers)
-    verdict.exact = (f"{derive.PRECISION}-bit arithmetic (about 77 digits)"
+    verdict.exact = (f"{exact.PRECISION}-bit arithmetic (about 77 digits)"
                      if _transcendental(prep, forms) else "rational arithmetic")
     verdict.max_error = max([r["numeric_error"] or 0.0 for r in verdict.forms.values()
                              if r["ok"]] + [0.0])
