@@ -19,7 +19,7 @@ from matderiv.check.sizerule import integer_values
 from matderiv.errors import CatalogError
 from matderiv.lang import expr as E
 from matderiv.lang.forms import Prepared, context, prepare
-from matderiv.lang.latex import Printer, lhs
+from matderiv.lang.latex import PlainPrinter, Printer, lhs
 from matderiv.lang.shapes import ONE, ShapeEnv, infer, layout_shape, show
 from matderiv.publish.cite import identity_entry, permalink
 from matderiv.publish.document import Document
@@ -125,7 +125,7 @@ def record(prep: Prepared, verdict, release: dict, references: dict,
         derivation = derive_one(request(ident))
     env = ShapeEnv(prep.decls, ident.wrt)
     printer = Printer(prep.decls, lambda node: infer(node, env))
-    of_tex, wrt_tex = printer(prep.of), printer(E.Sym(ident.wrt))
+    (of_tex, of_prec), wrt_tex = printer.tex(prep.of), printer(E.Sym(ident.wrt))
     forms = {name: None for name in FORM_ORDER}
     for name, form in prep.forms.items():
         text = ident.derivative.get(name, {"differential": ident.differential, "hessian":
@@ -137,14 +137,14 @@ def record(prep: Prepared, verdict, release: dict, references: dict,
         shown = form.shape if form.expected is not None and not form.zero else form.expected
         refuted = verdict.status == "refuted" and form.given and _failed(verdict, name)
         forms[name] = {"text": text, "latex": form_printer(form.tree), "given": form.given,
-                       "lhs": _claimed(lhs(of_tex, wrt_tex, name, prep.wrt.kind == "matrix"),
-                                       name, refuted),
+                       "lhs": _claimed(lhs(of_tex, wrt_tex, name, prep.wrt.kind == "matrix",
+                                           of_prec), name, refuted),
                        "shape": show(shown) if shown else "",
                        "axes": axes(shown) if shown else [], "refuted": refuted}
     for name, text in _unshaped_claims(prep, forms, verdict):
         tree = E.parse(text, context(prep, f"derivative.{name}", diffs=True))
         forms[name] = {"text": text, "latex": Printer(prep.decls)(tree), "given": True,
-                       "lhs": _claimed(lhs(of_tex, wrt_tex, name), name, True),
+                       "lhs": _claimed(lhs(of_tex, wrt_tex, name, of_prec=of_prec), name, True),
                        "shape": "", "axes": [], "refuted": True}
     return {
         "id": ident.id, "title": ident.title, "title_parts": title_parts(ident.title, prep),
@@ -199,6 +199,10 @@ _MATHY = re.compile(r"[ᵀ⁻¹²³⁴^()|+−*/=]")
 _HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
 _SUPER = {"ᵀ": "'T", "⁻¹": "'I", "²": "^2", "³": "^3", "⁴": "^4", "^T": "'T", "^{-1}": "'I",
           "^-1": "'I", "−": "-", "_F": ""}
+_BINARY = ("+", "-", "*", "/")
+# capitalised words a title may start with, which declared letters could spell
+_ENGLISH = {"an", "as", "at", "by", "if", "in", "is", "it", "of", "on", "or", "so", "to",
+            "up", "we", "and", "are", "for", "its", "the", "two", "via", "with"}
 _TOKEN = re.compile(r"\|\||'T|'I|\^\d|[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?|[-+*/()]|\s+")
 
 
@@ -206,12 +210,25 @@ def title_parts(title: str, prep: Prepared) -> list[dict]:
     """A title as text and math: each run of words that reads as a formula in the
     identity's own symbols (`x^T A x`, `tr(UᵀAU)`, `||XW - Y||_F^2`) is rewritten in
     catalog syntax, parsed by the safe parser and printed by the LaTeX printer; anything
-    that does not parse stays text (escaped by each renderer). Never raw text in TeX."""
+    that does not parse stays text (escaped by each renderer). Never raw text in TeX.
+
+    A math part is `{"math": TeX, "text": plain}`: its `text` is the same parse tree
+    printed as Unicode by lang.latex.PlainPrinter (`xᵀAx`, `‖XW − Y‖_F²`), for the places
+    that cannot hold math (a browser tab, a table of contents). A reader that knows only
+    `text` reads every part as text and still gets a readable title; one that knows math
+    takes `math` first."""
     words = [(m.start(), m.end()) for m in _TITLE_WORD.finditer(title)]
+    mathy, following = [False] * len(words), False
+    for k in range(len(words) - 1, -1, -1):  # `log det X`: a function word joins a formula
+        raw = title[slice(*words[k])]
+        word = raw.rstrip(",;:.")
+        mathy[k] = _is_mathy(word, prep) or (_function_word(word, prep) and raw == word
+                                             and following)
+        following = mathy[k] and word[:1] != "("  # `the norm (xᵀx)²` is a noun
     spans, current = [], None
-    for start, end in words:
+    for k, (start, end) in enumerate(words):
         word = title[start:end].rstrip(",;:.")
-        if _is_mathy(word, prep):
+        if mathy[k]:
             current = (current[0] if current else start, start + len(word))
             if title[start:end] != word:  # punctuation ends the formula
                 spans.append(current)
@@ -223,16 +240,23 @@ def title_parts(title: str, prep: Prepared) -> list[dict]:
         spans.append(current)
     parts, at = [], 0
     for start, end in spans:
-        tex = _title_formula(title[start:end], prep)
-        if tex is None:
+        formula = _title_formula(title[start:end], prep)
+        if formula is None:
             continue
         if start > at:
             parts.append({"text": title[at:start]})
-        parts.append({"math": tex})
+        parts.append({"math": formula[0], "text": formula[1]})
         at = end
     if at < len(title):
         parts.append({"text": title[at:]})
     return parts
+
+
+def _function_word(word: str, prep: Prepared) -> bool:
+    """`log` or `det` before a formula (`log det(A + tB)`): the formula starts there."""
+    from matderiv.catalog.schema import FUNCTIONS
+
+    return word in FUNCTIONS and word not in prep.decls
 
 
 def _is_mathy(word: str, prep: Prepared) -> bool:
@@ -243,24 +267,32 @@ def _is_mathy(word: str, prep: Prepared) -> bool:
     if re.fullmatch(r"\d*[A-Z]{1,3}", word) and all(c in prep.decls for c in word
                                                        if c.isalpha()):
         return True  # 2AX
+    if (re.fullmatch(r"[A-Za-z]{2,3}", word) and re.search("[A-Z]", word)
+            and word.lower() not in _ENGLISH and all(c in prep.decls for c in word)):
+        return True  # Ax, Xb, tA: declared letters side by side
     return bool(_MATHY.search(word)) or bool(re.fullmatch(r"[-+−=/]", word))
 
 
-def _title_formula(text: str, prep: Prepared) -> str | None:
+def _title_formula(text: str, prep: Prepared) -> tuple[str, str] | None:
+    """(TeX, plain Unicode) of a run of title words that parses as a formula, or None."""
     source = text
     for old, new in _SUPER.items():
         source = source.replace(old, new)
     tokens = [t for t in _TOKEN.findall(source)]
     if "".join(tokens) != source:
         return None
-    code = _title_code([t for t in tokens if not t.isspace()], prep)
+    tokens = [t for t in tokens if not t.isspace()]
+    if tokens[0] in _BINARY or tokens[-1] in _BINARY:
+        return None  # `P - Y` with P undeclared: the formula would lose its left operand
+    code = _title_code(tokens, prep)
     if code is None:
         return None
     try:
         tree = E.parse(code, context(prep, "title"))
         env = ShapeEnv(prep.decls, prep.identity.wrt)
         infer(tree, env)
-        return Printer(prep.decls, lambda node: infer(node, env))(tree)
+        return (Printer(prep.decls, lambda node: infer(node, env))(tree),
+                PlainPrinter(prep.decls, lambda node: infer(node, env))(tree))
     except CatalogError:  # a title that is not a formula stays text
         return None
 
@@ -297,9 +329,30 @@ def _title_code(tokens: list[str], prep: Prepared) -> str | None:
                 elif nxt and nxt[0].isalpha() and nxt in FUNCTIONS:
                     out.append(tok + "(")
                     closers.append(1)  # closed after the next call's parentheses
+                elif nxt in prep.decls and prep.decls[nxt].kind != "function":
+                    # `det X`, `log det X`: the function of one symbol and its marks
+                    j = i + 2
+                    while j < len(tokens) and (tokens[j] in ("'T", "'I")
+                                               or tokens[j].startswith("^")):
+                        j += 1
+                    inner = _title_code(tokens[i + 1:j], prep)
+                    if inner is None:
+                        return None
+                    out.append(f"{tok}({inner})")
+                    i, previous_operand = j, True
+                    while closers and closers[-1] == 1:
+                        out.append(")")
+                        closers.pop()
+                    continue
                 else:
                     return None
                 previous_operand = False
+            elif nxt == "(" and tokens[i + 2:i + 4] == [
+                    getattr(prep.decls.get(tok), "depends_on", None), ")"]:
+                # `U(x)` for U declared `of x`: the symbol itself, not U times x
+                out.append(("*" if previous_operand else "") + tok)
+                i, previous_operand = i + 4, True
+                continue
             else:
                 names = [tok] if tok in prep.decls else list(tok)
                 if not all(n in prep.decls and prep.decls[n].kind != "function" for n in names):

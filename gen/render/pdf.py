@@ -326,7 +326,7 @@ def _title(record: dict) -> TeX:
     """The title with its formulas as math (the document's `title_parts`: text parts
     escaped, math parts from the LaTeX printer, checked); the plain title without them."""
     parts = record.get("title_parts") or [{"text": record["title"]}]
-    return TeX("".join(escape(p["text"]) if "text" in p else "$%s$" % check_math(p["math"])
+    return TeX("".join("$%s$" % check_math(p["math"]) if "math" in p else escape(p["text"])
                        for p in parts))
 
 

@@ -147,7 +147,7 @@ def test_d7_errata_anchors_are_not_doubled(doc):
     errata = [site._erratum_view(r, made_index) for r in doc["identities"] if r["erratum"]]
     page = site._env().get_template("errata.md.j2").render(errata=errata, doc=doc)
     assert "erratum-erratum-" not in page
-    assert "{ #erratum-trace-x-squared-2x }" in page
+    assert "{ #erratum-trace-x-squared-2x data-toc-label=" in page
 
 
 def test_titles_show_their_formulas_as_math(doc):
@@ -176,3 +176,81 @@ def test_a_title_never_injects_tex():
     tex = pdf._title({"title": hostile, "title_parts": parts})
     assert r"\input" not in tex and r"\def" not in tex
     assert r"$\mathbf{x}^{\top} \mathbf{A} \mathbf{x}$" in tex
+
+
+def _title_parts(title: str, symbols: dict, of: str, wrt: str) -> list[dict]:
+    from matderiv.catalog.load import Identity
+    from matderiv.lang.forms import prepare
+    from matderiv.publish.export import title_parts
+
+    ident = Identity(id="t", title=title, symbols=symbols, of=of, wrt=wrt,
+                     derivative={"numerator": "0"}, differential=None, tags=[], sources=[],
+                     notes=None, see_also=[], status=None, corrected_by=None, file="t.yaml",
+                     line=1)
+    return title_parts(title, prepare(ident))
+
+
+def _shown(parts: list[dict]) -> str:
+    """A title as its parts read, formulas in brackets."""
+    return "".join(f"[{p['text']}]" if "math" in p else p["text"] for p in parts)
+
+
+@pytest.mark.parametrize("title,symbols,of,wrt,shown", [
+    ("Quadratic form x^T A x", {"x": "vector n", "A": "matrix n n"}, "x.T*A*x", "x",
+     "Quadratic form [xᵀAx]"),
+    ("Least squares ||XW - Y||_F^2 by W",
+     {"X": "matrix m n", "W": "matrix n k", "Y": "matrix m k"}, "norm(X*W - Y)**2", "W",
+     "Least squares [‖XW − Y‖_F²] by [W]"),
+    # the function word before the formula belongs to it
+    ("Log-determinant along a line, log det(A + tB)",
+     {"A": "matrix n n", "B": "matrix n n", "t": "scalar"}, "log(det(A + t*B))", "t",
+     "Log-determinant along a line, [log det(A + tB)]"),
+    ("Gradient of log det X", {"X": "matrix n n"}, "log(det(X))", "X",
+     "Gradient of [log det(X)]"),
+    # a formula that starts with an operator lost its left operand: it stays text
+    ("written as P - Y", {"Y": "matrix m k", "Z": "matrix m k"}, "tr(Z.T*Y)", "Z",
+     "written as P - Y"),
+    ("an affine map Ax + b", {"A": "matrix m n", "x": "vector n", "b": "vector m"},
+     "A*x + b", "x", "an affine map [Ax + b]"),
+    # U(x) for U declared `of x` is U, not U times x
+    ("product rule for U(x) v(x)", {"x": "scalar", "U": "matrix m n of x",
+                                    "v": "vector n of x"}, "U*v", "x",
+     "product rule for [Uv]"),
+    # `norm` as a noun before a parenthesised formula
+    ("Fourth power of the norm (xᵀx)²", {"x": "vector n"}, "(x.T*x)**2", "x",
+     "Fourth power of the norm [(xᵀx)²]"),
+])
+def test_title_parts_keep_every_word_and_read_plainly(title, symbols, of, wrt, shown):
+    """Each formula of a title is math with its plain Unicode reading (`text`, from the
+    parse tree); no word of the title is lost (`Ax + b` was shown as `Ax b`, `P - Y` as
+    `P −Y`, `U(x) v(x)` as U·x·v·x, `log det(A + tB)` with `log` outside the math)."""
+    parts = _title_parts(title, symbols, of, wrt)
+    assert _shown(parts) == shown, parts
+    for part in parts:
+        assert "text" in part  # a reader that knows only text still reads the title
+
+
+def test_math_parts_are_typeset_first_in_the_pdf():
+    """A math part carries both keys: the PDF typesets its TeX, never its plain text."""
+    tex = pdf._title({"title": "t", "title_parts": [
+        {"text": "Gradient of "}, {"math": r"\mathbf{x}^{\top}", "text": "xᵀ"}]})
+    assert tex == r"Gradient of $\mathbf{x}^{\top}$"
+
+
+LOG_DET_LHS = r"\frac{\partial \log \det\left(\mathbf{X}\right)}{\partial \mathbf{X}}"
+
+
+def test_the_left_hand_side_drops_needless_parentheses_everywhere(doc):
+    """∂ log det X/∂X in the document, the site card and the PDF (it was ∂(log det X)/∂X);
+    ∂(xᵀAx)/∂x keeps its parentheses (a product after ∂)."""
+    record = _record(doc, "log-det-gradient-corrected")
+    assert record["forms"]["denominator"]["lhs"] == LOG_DET_LHS
+    assert any(t.startswith(LOG_DET_LHS) for t in _card_math(doc, record["id"]))
+    entry = next(e for e in pdf._entries(doc, "denominator", False) if e["id"] == record["id"])
+    assert "".join(entry["formulas"][0]).startswith(r"\mdchunk{" + LOG_DET_LHS)
+    product = _record(doc, "quadratic-form-nonsymmetric-corrected")
+    assert product["forms"]["denominator"]["lhs"].startswith(r"\frac{\partial \left(")
+    for rec in doc["identities"]:
+        for form in rec["forms"].values():
+            if form and form.get("lhs"):
+                assert r"\partial \left(\log" not in form["lhs"], rec["id"]
