@@ -105,3 +105,53 @@ def test_vec_is_column_major():
     assert alg.call("vec", [a]).ravel().tolist() == [1, 4, 2, 5, 3, 6]
     assert alg.call("diag", [np.array([[1.0], [2.0]])]).tolist() == [[1, 0], [0, 2]]
     assert alg.call("kron", [np.eye(2), a]).shape == (4, 6)
+
+
+# ---------------------------------------------------------------- one BLAS thread
+
+
+def _vec_errors(tmp_path, vec: str, sizes: dict) -> float:
+    """The numeric check's core on one identity: `of` through the Evaluator on NumPy,
+    its Jacobian by complex step, the vec form evaluated and compared."""
+    from conftest import identity, write
+    from matderiv.catalog.load import load_file
+    from matderiv.check.evaluate import Evaluator
+    from matderiv.lang.forms import prepare
+    from matderiv.lang.shapes import arrange
+
+    item = identity("v", {"A": "matrix m n", "X": "matrix n p", "B": "matrix p q"},
+                    "A*X*B", "X", {"vec": vec})
+    (ident,), _ = load_file(write(tmp_path, item))
+    prep = prepare(ident)
+    rng = np.random.default_rng(7)
+    alg = N.NumpyAlgebra({})
+    shapes = {"A": ("m", "n"), "X": ("n", "p"), "B": ("p", "q")}
+    values = {name: N.matrix(rng, sizes[r], sizes[c], set()) for name, (r, c) in shapes.items()}
+
+    def f(x):
+        return Evaluator(alg, {**values, "X": x}, sizes)(prep.of)
+
+    D = N.jacobian(f, values["X"])
+    expected = arrange(D, "vec", prep.of_shape, prep.wrt.shape, prep.keep_x)
+    form = Evaluator(alg, values, sizes)(prep.forms["vec"].tree)
+    return N.relative_error(np.asarray(form, dtype=float), expected)
+
+
+def test_single_threaded_blas_changes_no_product():
+    """The numeric check asks for one BLAS thread (the workers already fill the cores):
+    a product large enough to be split over threads has the same value with one."""
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((150, 140)), rng.standard_normal((140, 160))
+    before = a @ b
+    assert N.single_threaded_blas() in (True, False)
+    N.NumpyAlgebra({})  # asks again: harmless
+    assert np.array_equal(a @ b, before)
+
+
+def test_single_threaded_blas_still_rejects_a_wrong_vec_form(tmp_path):
+    """Through the one-thread products (Kronecker forms of 120 x 132 and more), the true
+    vec form of d(A X B) agrees to rounding and a lost transpose is far out of tolerance."""
+    N.single_threaded_blas()
+    sizes = {"m": 10, "n": 12, "p": 11, "q": 12}
+    assert _vec_errors(tmp_path, "kron(B.T, A)", sizes) < 1e-12
+    assert _vec_errors(tmp_path, "kron(B.T, A)*commutation(n, p)", sizes) > 1e-2

@@ -7,6 +7,7 @@ shared but the tree walker.
 
 from __future__ import annotations
 
+import ctypes
 import math
 
 import numpy as np
@@ -184,11 +185,54 @@ def commutation(m: int, n: int) -> np.ndarray:
     return k
 
 
+# ---------------------------------------------------------------- BLAS threads
+
+# The names OpenBLAS builds give their thread setter (NumPy's wheels bundle scipy-openblas)
+BLAS_THREAD_SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                       "openblas_set_num_threads64_", "openblas_set_num_threads")
+_blas_threads_set = False
+
+
+def single_threaded_blas() -> bool:
+    """Ask the BLAS that NumPy loaded for one thread in this process (once; True when a
+    setter was found and called).
+
+    The numeric check runs in a worker per core and does one matrix product at a time
+    between steps of Python. A threaded OpenBLAS splits each product above about 80 x 80
+    over its threads, which then spin waiting for the next one: with the cores already
+    busy with workers, the spinning costs far more CPU than the products (measured here:
+    an 81 x 81 product between steps of Python, 15 ms of CPU with two threads, 0.3 ms with
+    one; the whole catalog's numeric check, 27 s of CPU against 14 s). One thread runs the
+    same kernels on the same blocks, so the values do not change (the whole catalog's
+    verdicts, errors included, are identical)."""
+    global _blas_threads_set
+    if _blas_threads_set:
+        return True
+    _blas_threads_set = True
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = {line.split()[-1] for line in maps if "openblas" in line.lower()}
+    except OSError:
+        return False
+    for path in sorted(paths):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in BLAS_THREAD_SETTERS:
+            setter = getattr(library, name, None)
+            if setter is not None:
+                setter(1)
+                return True
+    return False
+
+
 class NumpyAlgebra:
     """Evaluator backend on 2-D NumPy arrays (real or complex)."""
 
     def __init__(self, generic: dict):
         self.generic = generic  # name -> coefficients of its smooth stand-in
+        single_threaded_blas()
 
     def const(self, value):
         return np.array([[float(value)]])
