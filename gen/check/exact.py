@@ -241,14 +241,163 @@ def elementwise(f, *ms):
 
 
 def matmul(a, b):
+    """The product, entry by entry: the sum over l of a[i][l]·b[l][j] with the product
+    rule in each term, in the order of l (what `_dot_reference` spells out with `mul` and
+    `add`). Two shortcuts that change no value:
+
+    - a term that is an exact rational zero is not computed: adding an exact zero to a
+      rational is exact, and to a float changes at most the sign of a zero, which nothing
+      reads (a zero is refused as a divisor, a pivot or an argument of log and sqrt, and
+      errors are magnitudes). Terms with a float factor are always computed (inf · 0 is
+      NaN, which must reach `finite`). Kronecker products, diag, eye, commutation matrices
+      and triangular or diagonal points are mostly such zeros;
+    - without dual parts on either side, the values alone are multiplied: by NumPy's loop
+      over the objects, which sums in the same order, when few entries are zero."""
     bt = transpose(b)
-    return [[_dot(row, col) for col in bt] for row in a]
+    if _constant(a) and _constant(bt):
+        return _matmul_values([[x.v for x in row] for row in a],
+                              [[y.v for y in col] for col in bt])
+    zeros_a = [{l for l, x in enumerate(row) if x.d is None and _rational_zero(x.v)}
+               for row in a]
+    zeros_b = [{l for l, y in enumerate(col) if y.d is None and _rational_zero(y.v)}
+               for col in bt]
+    if not any(zeros_a) and not any(zeros_b):
+        return [[_dot(row, col) for col in bt] for row in a]
+    rational_a = [[_wholly_rational(x) for x in row] for row in a]
+    rational_b = [[_wholly_rational(y) for y in col] for col in bt]
+    return [[_dot_sparse(row, col, za, zb, ra, rb)
+             for col, zb, rb in zip(bt, zeros_b, rational_b)]
+            for row, za, ra in zip(a, zeros_a, rational_a)]
 
 
-def _dot(row, col):
+def _dot_reference(row, col):
+    """The definition: what `_dot` and `_dot_sparse` compute, operation for operation."""
     total = mul(row[0], col[0])
     for x, y in zip(row[1:], col[1:]):
         total = add(total, mul(x, y))
+    return total
+
+
+def _dot(row, col):
+    """`_dot_reference` without the intermediate Duals: the same products and sums."""
+    tv = td = None
+    first = True
+    for x, y in zip(row, col):
+        xv, xd, yv, yd = x.v, x.d, y.v, y.d
+        v = xv * yv
+        if xd is None:
+            d = None if yd is None else [xv * q for q in yd]
+        elif yd is None:
+            d = [p * yv for p in xd]
+        else:
+            d = [p * yv + xv * q for p, q in zip(xd, yd)]
+        if first:
+            tv, td, first = v, d, False
+            continue
+        tv = tv + v
+        if td is None:
+            td = d
+        elif d is not None:
+            td = [s + t for s, t in zip(td, d)]
+    return Dual(tv, td)
+
+
+def _dot_sparse(row, col, zeros_row, zeros_col, rational_row, rational_col):
+    """`_dot` skipping a term whose factor is a constant exact zero while the other factor
+    is wholly rational (its value and dual parts): the term is an exact rational zero, its
+    dual part zeros or none. Where the running dual part is none and the skipped term's
+    is zeros, it becomes zeros, as adding the term would have made it."""
+    tv = td = None
+    first = True
+    for index, (x, y) in enumerate(zip(row, col)):
+        xv, xd, yv, yd = x.v, x.d, y.v, y.d
+        if (index in zeros_row and rational_col[index]) or (
+                index in zeros_col and rational_row[index]):
+            width = xd if yd is None else yd
+            if first:
+                tv, td, first = _ZERO, None if width is None else [_ZERO] * len(width), False
+            elif td is None and width is not None:
+                td = [_ZERO] * len(width)
+            continue
+        v = xv * yv
+        if xd is None:
+            d = None if yd is None else [xv * q for q in yd]
+        elif yd is None:
+            d = [p * yv for p in xd]
+        else:
+            d = [p * yv + xv * q for p, q in zip(xd, yd)]
+        if first:
+            tv, td, first = v, d, False
+            continue
+        tv = tv + v
+        if td is None:
+            td = d
+        elif d is not None:
+            td = [s + t for s, t in zip(td, d)]
+    return Dual(tv, td)
+
+
+_ZERO = mpq(0)
+
+
+def _rational_zero(v) -> bool:
+    return type(v) is MPQ and not v
+
+
+def _wholly_rational(x: Dual) -> bool:
+    return type(x.v) is MPQ and (x.d is None or all(type(q) is MPQ for q in x.d))
+
+
+def _constant(m) -> bool:
+    return all(x.d is None for row in m for x in row)
+
+
+def _matmul_values(rows, cols):
+    """Products of values without dual parts (rows of a, columns of b), as Duals.
+
+    All rational: the sum over the nonzero products only, in any order (exact).
+    Otherwise, in the order of l, skipping the terms that are exact rational zeros (see
+    matmul); with few such zeros, NumPy's loop over the objects (the same order)."""
+    inner = len(cols[0]) if cols else 0
+    zeros = sum(1 for r in (rows, cols) for xs in r for v in xs if _rational_zero(v))
+    total = (len(rows) + len(cols)) * inner
+    rational = all(type(v) is MPQ for r in (rows, cols) for xs in r for v in xs)
+    if rational and zeros:
+        return _matmul_rational(rows, cols)
+    if zeros * 4 < total:
+        a = np.empty((len(rows), inner), dtype=object)
+        a[:] = rows
+        b = np.empty((inner, len(cols)), dtype=object)
+        b[:] = list(zip(*cols))
+        return [[Dual(v) for v in row] for row in (a @ b).tolist()]
+    return [[Dual(_sum_values(xs, ys)) for ys in cols] for xs in rows]
+
+
+def _matmul_rational(rows, cols):
+    """Rational values: the nonzero products only, accumulated row by row."""
+    brows = [[(j, y) for j, y in enumerate(brow) if y] for brow in zip(*cols)]
+    out = []
+    for xs in rows:
+        acc: dict = {}
+        for l, x in enumerate(xs):
+            if not x:
+                continue
+            for j, y in brows[l]:
+                p = x * y
+                acc[j] = acc[j] + p if j in acc else p
+        out.append([Dual(acc.get(j, _ZERO)) for j in range(len(cols))])
+    return out
+
+
+def _sum_values(xs, ys):
+    total = None
+    for x, y in zip(xs, ys):
+        if (type(x) is MPQ and type(y) is MPQ) and (not x or not y):
+            if total is None:
+                total = _ZERO
+            continue
+        p = x * y
+        total = p if total is None else total + p
     return total
 
 
@@ -273,8 +422,46 @@ def _eliminate(m):
             if _is_zero(rows[r][col].v) and rows[r][col].d is None:
                 continue
             factor = div(rows[r][col], rows[col][col])
-            rows[r] = [add(x, neg(mul(factor, y))) for x, y in zip(rows[r], rows[col])]
+            rows[r] = _minus_multiple(rows[r], factor, rows[col])
     return rows, sign
+
+
+def _minus_multiple(xs, f: Dual, ys) -> list:
+    """[add(x, neg(mul(f, y))) for x, y in zip(xs, ys)], the same operations without the
+    intermediate Duals; a term f·y that is an exact rational zero (f or y a constant exact
+    zero, the other wholly rational) is not computed (see matmul): x is kept, its dual
+    part made zeros where the term's would have made it so."""
+    fv, fd = f.v, f.d
+    f_zero = fd is None and _rational_zero(fv)
+    f_rational = _wholly_rational(f)
+    out = []
+    for x, y in zip(xs, ys):
+        xv, xd, yv, yd = x.v, x.d, y.v, y.d
+        if (f_zero and _wholly_rational(y)) or (
+                f_rational and yd is None and _rational_zero(yv)):
+            width = fd if yd is None else yd
+            if xd is None and width is not None:
+                out.append(Dual(xv, [_ZERO] * len(width)))
+            else:
+                out.append(x)
+            continue
+        v = xv + -(fv * yv)
+        if fd is None:
+            if yd is None:
+                d = xd
+            elif xd is None:
+                d = [-(fv * q) for q in yd]
+            else:
+                d = [s + -(fv * q) for s, q in zip(xd, yd)]
+        elif yd is None:
+            d = [-(p * yv) for p in fd] if xd is None else [
+                s + -(p * yv) for s, p in zip(xd, fd)]
+        elif xd is None:
+            d = [-(p * yv + fv * q) for p, q in zip(fd, yd)]
+        else:
+            d = [s + -(p * yv + fv * q) for s, p, q in zip(xd, fd, yd)]
+        out.append(Dual(v, d))
+    return out
 
 
 def det(m):
@@ -315,8 +502,7 @@ def inverse(m):
         aug[col] = [div(x, p) for x in aug[col]]
         for r in range(n):
             if r != col:
-                factor = aug[r][col]
-                aug[r] = [add(x, neg(mul(factor, y))) for x, y in zip(aug[r], aug[col])]
+                aug[r] = _minus_multiple(aug[r], aug[r][col], aug[col])
     return [row[n:] for row in aug]
 
 
@@ -806,7 +992,10 @@ def jacobian(y, rows: int, cols: int) -> np.ndarray:
 
 
 def finite(array: np.ndarray) -> bool:
-    return all(isinstance(v, MPQ | int) or gmpy2.is_finite(v) for v in array.flat)
+    for v in array.flat:
+        if type(v) is not MPQ and not (isinstance(v, MPQ | int) or gmpy2.is_finite(v)):
+            return False
+    return True
 
 
 def difference(form: np.ndarray, expected: np.ndarray) -> tuple[bool, float]:
@@ -819,6 +1008,10 @@ def difference(form: np.ndarray, expected: np.ndarray) -> tuple[bool, float]:
     unusable (DomainError): an overflow on both sides is never agreement."""
     if not (finite(form) and finite(expected)):
         raise DomainError("a value is not finite")
+    got_all, want_all = form.ravel().tolist(), expected.ravel().tolist()
+    if (all(type(v) is MPQ for v in got_all) and all(type(v) is MPQ for v in want_all)
+            and all(g == w for g, w in zip(got_all, want_all))):
+        return True, 0.0  # rationals, equal: what the loop below finds, without it
     exact, worst = True, mpfr(0)
     for got, want in zip(form.flat, expected.flat):
         gap = got - want
