@@ -92,15 +92,26 @@ def on_page_content(html: str, page, config, files) -> str:
 
     html = re.sub(_ANY.format(nonce=nonce), any_,
                   re.sub(_BLOCK.format(nonce=nonce), block, html))
-    if f"@@MATH-{_bundle['math_nonce']}-" in html:
+    marker = f"@@MATH-{_bundle['math_nonce']}-"
+    if marker in html:
         raise PluginError(f"{page.file.src_uri}: a math placeholder was left unrendered")
+    # the table of contents holds text only: a heading with math gives a data-toc-label
+    if any(marker in item.title for item in _toc(page.toc)):
+        raise PluginError(f"{page.file.src_uri}: a heading with math has no data-toc-label")
     return html
+
+
+def _toc(items):
+    for item in items:
+        yield item
+        yield from _toc(item.children)
 
 
 def on_post_build(config) -> None:
     """The search index (written by the theme's search plugin, which runs first): one
     entry per identity in place of its page's sections, no code, no category tables;
-    beside it each identity's formula (MathML) for the result list."""
+    beside it each identity's formula (MathML) for the result list, and the titles that
+    hold formulas, as HTML (text escaped, formulas MathML)."""
     data = _bundle.get("search")
     if not data:
         return
@@ -115,3 +126,7 @@ def on_post_build(config) -> None:
     formulas = {loc: math[i] for loc, i in sorted(data["formulas"].items())}
     (site / search.FORMULAS_FILE).write_text(
         json.dumps(formulas, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
+    titles = {loc: search.title_html(parts, math)
+              for loc, parts in sorted(data.get("titles", {}).items())}
+    (site / search.TITLES_FILE).write_text(
+        json.dumps(titles, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")

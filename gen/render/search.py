@@ -15,6 +15,7 @@ identity pages' own sections for these entries and drops code blocks from the re
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -30,6 +31,7 @@ from matderiv.lang import expr as E
 SEARCH_JS = resources.SITE_PAGES / "assets" / "search.js"
 TABLE_ASSET = "assets/search-table.js"
 FORMULAS_FILE = "search/formulas.json"
+TITLES_FILE = "search/titles.json"  # the titles that hold a formula, with it as MathML
 
 # ---------------------------------------------------------------- the tables
 
@@ -460,15 +462,36 @@ def display_tex(rec: dict) -> str | None:
 
 def search_bundle(identities: list[dict], math, locate: Callable[[str], str]) -> dict:
     """What the mkdocs hooks need: the entries, the normaliser's tables as a script, and
-    each identity's formula registered in the site's MathTable (MathML, light) by location."""
-    formulas = {}
+    each identity's formula registered in the site's MathTable (MathML, light) by location;
+    for a title with formulas in it (the document's `title_parts`), its parts, text as
+    text and each formula registered the same way (`["t", text]` or `["m", index]`).
+
+    The index keeps the title as written (its words are what the ranking has always
+    matched); search.js shows the parts in its place, the formulas as math."""
+    formulas, titles = {}, {}
     for rec in identities:
         tex = display_tex(rec)
         if tex:
             math.add(tex, False, f"identity '{rec['id']}' (search result)", light=True)
             formulas[locate(rec["id"])] = len(math.items) - 1
+        parts = rec.get("title_parts") or []
+        if any("math" in p for p in parts):
+            shown = []
+            for part in parts:
+                if "math" in part:
+                    math.add(part["math"], False, f"identity '{rec['id']}' (title)", light=True)
+                    shown.append(["m", len(math.items) - 1])
+                else:
+                    shown.append(["t", part["text"]])
+            titles[locate(rec["id"])] = shown
     return {"entries": search_entries(identities, locate), "table": table_script(),
-            "formulas": formulas}
+            "formulas": formulas, "titles": titles}
+
+
+def title_html(parts: list, rendered: list[str]) -> str:
+    """A search result's title as HTML: text escaped, each formula as rendered."""
+    return "".join(html.escape(value) if kind == "t" else rendered[value]
+                   for kind, value in parts)
 
 
 _PRE = re.compile(r"<pre\b.*?</pre>", re.S)

@@ -75,6 +75,44 @@ def _inert(text: str) -> Markup:
     return Markup("".join(f"&#{ord(c)};" if c in _MD_SPECIAL else c for c in text))
 
 
+def _title_parts(rec: dict) -> list[dict]:
+    """The document's `title_parts`, or the title as one text part (a document without
+    them, or a math part without its plain reading)."""
+    parts = rec.get("title_parts")
+    if not parts or any("math" in p and "text" not in p for p in parts):
+        return [{"text": str(rec["title"])}]
+    return parts
+
+
+def title_plain(rec: dict) -> str:
+    """An identity's title as one line of plain Unicode, its formulas as the document's
+    `title_parts` read them (`Quadratic form xᵀAx`, `‖XW − Y‖_F²`: lang.latex.PlainPrinter
+    over the parse tree, never a rewrite of the title's text).
+
+    Where a title is shown, math is math (`title_markdown`): the identity's heading, its
+    row in the category table, the errata headings, the links between cards, the search
+    results. This plain reading goes where markup cannot: the browser tab (<title>), the
+    header bar and the navigation (mkdocs' page title), the table of contents (a heading's
+    `data-toc-label`), and the long lists of the topics and sources pages (hundreds of
+    links, where MathML would take the heaviest page past the weight budget). It is
+    untrusted text: every caller escapes it for its context."""
+    return " ".join("".join(p["text"] for p in _title_parts(rec)).split())
+
+
+def title_markdown(rec: dict, math: MathTable, light: bool = False) -> Markup:
+    """An identity's title as inert Markdown with its formulas as math placeholders
+    (KaTeX, or MathML alone with `light`); text parts escaped like `md_text`."""
+    out, parts = [], _title_parts(rec)
+    for i, part in enumerate(parts):
+        if "math" in part:
+            out.append(math.add(part["math"], False, f"identity '{rec['id']}' (title)", light))
+            continue
+        text = re.sub(r"\s+", " ", "".join(c if c.isprintable() else " " for c in part["text"]))
+        text = text.lstrip() if i == 0 else text
+        out.append(_inert(text.rstrip() if i == len(parts) - 1 else text))
+    return Markup("").join(out)
+
+
 def md_paragraphs(value: str | None, index: dict | None = None, up: str = "") -> Markup:
     """Untrusted prose: paragraphs and `code spans` kept (a span naming an identity id
     links to it), everything else inert. `up`: the way from the page to the site root."""
@@ -312,12 +350,15 @@ def _verification_view(rec: dict, up: str = "") -> dict:
                       for k, v in lines if v is not None]}
 
 
-def _link(index: dict, target: str, context: str, up: str = "") -> Markup:
-    """A Markdown link to another identity's page; an unknown id is a build error."""
+def _link(index: dict, target: str, context: str, up: str = "",
+          math: MathTable | None = None) -> Markup:
+    """A Markdown link to another identity's page, titled with its formulas as math
+    when a MathTable is given (plain Unicode otherwise); an unknown id is a build error."""
     rec = index.get(target)
     if rec is None:
         raise SiteBuildError(f"{context}: unknown identity id '{target}'")
-    return Markup(f"[{md_text(rec['title'])}]({page_link(rec['id'], up)})")
+    title = title_markdown(rec, math) if math is not None else md_text(title_plain(rec))
+    return Markup(f"[{title}]({page_link(rec['id'], up)})")
 
 
 def _source_link(src: dict, up: str = "") -> Markup:
@@ -349,7 +390,8 @@ def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = No
         "aliases": [{"anchor": _html_id(old), "code": md_code(old)}
                     for old in (aliases or {}).get(rid, [])],
         "bibtex": fenced(rec["bibtex"], "bibtex") if rec.get("bibtex") else None,
-        "title": md_text(rec["title"]),
+        "title": title_markdown(rec, math),
+        "title_label": md_text(title_plain(rec)),  # the table of contents: no markup
         "permalink": _permalink_view(rec, doc or {}),
         "symbols": [{"math": math.add(s["latex"], False, f"identity '{rid}' (symbol {s['name']})"),
                      "words": md_text(s.get("words") or s.get("declaration", ""))}
@@ -373,9 +415,9 @@ def card_view(rec: dict, index: dict, math: MathTable, aliases: dict | None = No
         "notes": md_paragraphs(rec.get("notes"), index, up),
         "erratum": bool(rec.get("erratum")),
         "essential": bool(rec.get("essential")),
-        "corrected_by": _link(index, rec["corrected_by"], f"identity '{rid}' corrected_by", up)
-        if rec.get("corrected_by") else None,
-        "see_also": [_link(index, s, f"identity '{rid}' see_also", up)
+        "corrected_by": _link(index, rec["corrected_by"], f"identity '{rid}' corrected_by", up,
+                              math) if rec.get("corrected_by") else None,
+        "see_also": [_link(index, s, f"identity '{rid}' see_also", up, math)
                      for s in rec.get("see_also", [])],
         "verification": _verification_view(rec, up),
         "snippet": fenced(rec["snippet"], "python") if rec.get("snippet") else None,
@@ -403,13 +445,15 @@ def aliases_by_target(doc: dict, index: dict) -> dict[str, list[str]]:
     return out
 
 
-def _erratum_view(rec: dict, index: dict) -> dict:
-    """An erratum as the errata page lists it: the claim, where it was published, the fix."""
+def _erratum_view(rec: dict, index: dict, math: MathTable | None = None) -> dict:
+    """An erratum as the errata page lists it: the claim, where it was published, the fix;
+    its heading's formulas as math when a MathTable is given."""
     rid = rec["id"]
     return {
         "link": _link(index, rid, "errata"),
         "id": rid,
-        "title": md_text(rec["title"]),
+        "title": title_markdown(rec, math) if math is not None else md_text(title_plain(rec)),
+        "title_label": md_text(title_plain(rec)),
         "status": md_text(rec.get("status", "")),
         "sources": [md_text(s.get("label", s.get("ref", "?"))) for s in rec.get("sources", [])],
         "messages": [md_text(m) for m in (rec.get("verification") or {}).get("messages", [])],
@@ -428,6 +472,7 @@ def _env() -> Environment:
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["md"] = md_text
     env.filters["page"] = page_link  # an identity id -> its page, from a top-level page
+    env.filters["title"] = lambda rec: md_text(title_plain(rec))  # long lists: plain
     return env
 
 
@@ -441,7 +486,8 @@ def _row_view(rec: dict, math: MathTable, aliases: dict) -> dict:
         cells.append(math.add(form["latex"], False, f"identity '{rec['id']}' ({key} form)",
                               light=True) if form else Markup("—"))
     ver = rec.get("verification") or {}
-    return {"id": rec["id"], "link": page_link(rec["id"]), "title": md_text(rec["title"]),
+    return {"id": rec["id"], "link": page_link(rec["id"]),
+            "title": title_markdown(rec, math, light=True),
             "anchors": [_html_id(rec["id"])] + [_html_id(a) for a in aliases.get(rec["id"], [])],
             "status": md_text(rec.get("status", "")), "status_class": slug(rec.get("status", "")),
             "guarantee": ver.get("guarantee") if ver.get("guarantee") in GUARANTEES else None,
@@ -463,7 +509,7 @@ def _category_pages(doc: dict, env: Environment, index: dict, math: MathTable) -
             cat=cat, rows=rows, errata=errata, doc=doc, pdfs=pdf_links("../"),
             moved=Markup(json.dumps(moved, sort_keys=True)))
         for rec in recs:
-            title = Markup(json.dumps(html.escape(" ".join(str(rec["title"]).split()))))
+            title = Markup(json.dumps(html.escape(title_plain(rec))))
             pages[page_link(rec["id"])] = card.render(
                 card=card_view(rec, index, math, aliases, doc), doc=doc, page_title=title)
     return pages
@@ -592,7 +638,7 @@ def generate_sources(doc: dict) -> SiteSources:
     pages["format-reference.md"] = format_reference()
     pages["limits.md"] = limits_markdown()
     pages["verified.md"] = verified_page(env, math)
-    errata = [_erratum_view(r, index) for r in doc["identities"] if r.get("erratum")]
+    errata = [_erratum_view(r, index, math) for r in doc["identities"] if r.get("erratum")]
     pages["errata.md"] = env.get_template("errata.md.j2").render(errata=errata, doc=doc)
     overrides = {name: extract_math((HANDWRITTEN / name).read_text(encoding="utf-8"),
                                     math, f"page site/{name}")

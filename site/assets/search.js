@@ -322,8 +322,11 @@
     return post.apply(this, arguments);
   };
 
-  // Formulas of the identities, rendered at build time, shown under each result's title.
-  var formulas = null, loading = false;
+  // Formulas of the identities, rendered at build time, shown under each result's title;
+  // titles that hold a formula, shown with it as math (search/titles.json: the build
+  // escaped their text, the formulas are KaTeX's MathML). The index keeps the title as
+  // written, for the ranking and for a result shown before these files arrive.
+  var formulas = null, titles = {}, loading = false;
   var base = (function () {
     var el = document.getElementById("__config");
     var cfg = el ? JSON.parse(el.textContent) : {};
@@ -346,12 +349,16 @@
         if (typed) url.searchParams.set("h", typed); else url.searchParams.delete("h");
         a.setAttribute("href", url.toString());
       }
+      var heading = a.querySelector("h1, h2");
+      if (heading && titles[rel] && !heading.hasAttribute("data-md-title")) {
+        heading.setAttribute("data-md-title", "");
+        heading.innerHTML = titles[rel];
+      }
       var html = formulas[rel];
       if (!html) continue;
       var div = document.createElement("div");
       div.className = "md-search-result__formula";
       div.innerHTML = html;
-      var heading = a.querySelector("h1, h2");
       if (heading) heading.insertAdjacentElement("afterend", div);
     }
   }
@@ -359,8 +366,12 @@
   function load() {
     if (loading) return;
     loading = true;
-    fetch(new URL("search/formulas.json", base)).then(function (r) { return r.json(); })
-      .then(function (map) { formulas = map; decorate(); })
+    function get(name) {
+      return fetch(new URL(name, base)).then(function (r) { return r.json(); });
+    }
+    Promise.all([get("search/formulas.json"), get("search/titles.json").catch(function () {
+      return {};
+    })]).then(function (maps) { formulas = maps[0]; titles = maps[1]; decorate(); })
       .catch(function () { loading = false; });
   }
 

@@ -399,3 +399,99 @@ def test_without_a_site_url_the_site_has_no_absolute_link(sample_doc, tmp_path):
     card = _card(out, "log-det")
     assert "cite as <code>log-det</code>, matderiv catalog 0&#46;1&#46;0" in card
     assert "url = {" not in card
+
+
+# ---------------------------------------------------------------- titles with formulas
+
+HOSTILE_TEXT = ("<script>alert(1)</script> `tick` $x$ {{ y }} **bold** "
+                "[l](javascript:alert(1)) # h {: .x } | a | ")
+HOSTILE_PLAIN = '<img src=x onerror=alert(2)>"} {{ z }} `b` $y$ &amp;'
+
+
+@pytest.fixture(scope="module")
+def titled_site(tmp_path_factory, sample_doc_session) -> Path:
+    """The sample catalog with formulas in three titles (the document's `title_parts`, as
+    the export writes them: a math part has its TeX and its plain reading), one of them
+    hostile in its text and in its plain reading."""
+    import copy
+
+    doc = copy.deepcopy(sample_doc_session)
+    recs = {r["id"]: r for r in doc["identities"]}
+    recs["quadratic-form"].update(title="Quadratic form x^T A x", title_parts=[
+        {"text": "Quadratic form "},
+        {"math": r"\mathbf{x}^{\top} \mathbf{A} \mathbf{x}", "text": "xᵀAx"}])
+    recs["det-axb-nonsquare"].update(title="Erratum: det(AXB) for any A", title_parts=[
+        {"text": "Erratum: "},
+        {"math": r"\det\left(\mathbf{A} \mathbf{X} \mathbf{B}\right)", "text": "det(AXB)"},
+        {"text": " for any A"}])
+    recs["norm-squared"].update(title=HOSTILE_TEXT + "x^T x", title_parts=[
+        {"text": HOSTILE_TEXT}, {"math": r"\mathbf{x}^{\top} \mathbf{x}", "text": HOSTILE_PLAIN}])
+    out = tmp_path_factory.mktemp("titled") / "site"
+    build_site(doc, out)
+    return out
+
+
+def _h(html: str, tag: str, anchor: str) -> str:
+    return re.search(rf'<{tag}[^>]*id="{anchor}"[^>]*>(.*?)</{tag}>', html, re.S).group(1)
+
+
+def test_an_identity_heading_shows_its_formula_as_math(titled_site):
+    card = _card(titled_site, "quadratic-form")
+    heading = _h(card, "h1", "quadratic-form")
+    assert heading.startswith("Quadratic form <x-math") and 'class="katex"' in heading
+    assert "x^T" not in heading
+    # the browser tab and the header bar cannot hold math: the plain reading
+    assert "<title>Quadratic form xᵀAx - matderiv</title>" in card
+    assert re.search(r'md-header__topic"[^>]*>\s*<span class="md-ellipsis">\s*'
+                     r"Quadratic form xᵀAx\s*</span>", card)
+
+
+def test_the_category_table_titles_show_math(titled_site):
+    table = _html(titled_site, "scalar-by-vector")
+    link = re.search(r'<a href="../id/quadratic-form/">(.*?)</a>', table, re.S).group(1)
+    assert link.startswith("Quadratic form <x-mml data-search-exclude><math")
+    errata = re.search(r'<a href="../id/det-axb-nonsquare/">(.*?)</a>',
+                       _html(titled_site, "scalar-by-matrix"), re.S).group(1)
+    assert unescape(errata).startswith("Erratum: <x-mml") and errata.endswith("</x-mml> for any A")
+
+
+def test_errata_headings_show_math_and_the_toc_reads_plainly(titled_site):
+    page = _html(titled_site, "errata")
+    heading = _h(page, "h2", "det-axb-nonsquare")
+    assert unescape(heading).startswith("Erratum: <x-math") and "for any A" in heading
+    toc = re.search(r'<a href="#det-axb-nonsquare" class="md-nav__link">(.*?)</a>', page,
+                    re.S).group(1)
+    assert unescape(" ".join(re.sub(r"<[^>]+>", "", toc).split())) == (
+        "Erratum: det(AXB) for any A")
+
+
+def test_lists_and_search_results_show_titles(titled_site):
+    assert ">Quadratic form xᵀAx</a>" in _html(titled_site, "topics")
+    titles = json.loads((titled_site / "search" / "titles.json").read_text(encoding="utf-8"))
+    assert set(titles) == {"id/quadratic-form/", "id/det-axb-nonsquare/", "id/norm-squared/"}
+    assert titles["id/quadratic-form/"].startswith("Quadratic form <math")
+    card = _card(titled_site, "linear-form")  # see also: the formula as math
+    assert re.search(r'<a href="../quadratic-form/">Quadratic form <x-math', card)
+
+
+def test_a_hostile_title_stays_inert_everywhere(titled_site):
+    """Title text and the plain reading of its formula are untrusted: in the heading, the
+    tab, the header, the tables, the lists, the TOC and the search titles they are text."""
+    pages = _all_html(titled_site)
+    titles = (titled_site / "search" / "titles.json").read_text(encoding="utf-8")
+    for path, text in [*pages.items(), ("titles.json", titles)]:
+        assert "<script>alert" not in text, path
+        assert "<img" not in text, path
+        assert "<strong>bold" not in text and "<code>tick" not in text, path
+        assert 'href="javascript:' not in text and "<h1>h" not in text, path
+        assert 'class="x"' not in text, path
+    card = _card(titled_site, "norm-squared")
+    assert "<title>&lt;img src=x onerror=alert(2)&gt;" not in card  # text parts come first
+    assert re.search(r"<title>&lt;script&gt;alert\(1\)&lt;/script&gt; `tick` \$x\$ "
+                     r"\{\{ y \}\} \*\*bold\*\*", card)
+    assert "&lt;img src=x onerror=alert(2)&gt;&quot;} {{ z }}" in card  # <title>, header
+    heading = _h(card, "h1", "norm-squared")
+    assert heading.startswith("&#60;script&#62;alert&#40;1&#41;&#60;/script&#62; &#96;tick&#96;")
+    assert "<x-math" in heading
+    found = json.loads(titles)["id/norm-squared/"]
+    assert found.startswith("&lt;script&gt;alert(1)&lt;/script&gt; `tick`") and "<math" in found
