@@ -120,24 +120,42 @@ def dual_entries(prep, trees, sizes: dict) -> tuple[int, int]:
 def polynomial_degree(node) -> int:
     """An upper bound on the degree of the entries as polynomials in the symbols' entries:
     products add, integer powers multiply (so towers hidden behind tr() or 1* count)."""
-    if isinstance(node, E.Sym | E.Differential | E.DiffOf):
+    return _PolynomialDegree().visit(node)
+
+
+class _PolynomialDegree(E.Visitor):
+    def _Sym(self, node) -> int:
         return 1
-    if isinstance(node, E.Bin):
-        left, right = polynomial_degree(node.left), polynomial_degree(node.right)
+
+    _Differential = _DiffOf = _Sym
+
+    def _Num(self, node) -> int:
+        return 0
+
+    _Size = _Const = _Num
+
+    def _Neg(self, node) -> int:
+        return self.visit(node.arg)
+
+    _Transpose = _Apply = _Neg
+
+    def _Bin(self, node) -> int:
+        left, right = self.visit(node.left), self.visit(node.right)
         if node.op in "+-":
             return max(left, right)
         if node.op in "*/":
             return left + right
         k = integer_exponent(node.right)
         return left * (abs(k) if k is not None else 1) + right
-    children = E.children(node)
-    if isinstance(node, E.Call) and node.fn == "hadamard_pow":
-        k = integer_exponent(node.args[1])
-        return polynomial_degree(node.args[0]) * (abs(k) if k is not None else 1) + \
-            polynomial_degree(node.args[1])
-    if isinstance(node, E.Call) and node.fn in ("kron", "hadamard", "hadamard_div"):
-        return sum(polynomial_degree(c) for c in children)
-    return max([polynomial_degree(c) for c in children] + [0])
+
+    def _Call(self, node) -> int:
+        degrees = [self.visit(a) for a in node.args]
+        if node.fn == "hadamard_pow":
+            k = integer_exponent(node.args[1])
+            return degrees[0] * (abs(k) if k is not None else 1) + degrees[1]
+        if node.fn in ("kron", "hadamard", "hadamard_div"):
+            return sum(degrees)
+        return max(degrees + [0])
 
 
 # ---------------------------------------------------------------- workers

@@ -61,7 +61,7 @@ class Degree:
 ZERO = Degree(0)
 
 
-class _Counter:
+class _Counter(E.Visitor):
     """Counts matrix and vector factors; `scalar(node)` says whether a node is 1×1."""
 
     def __init__(self, decls: dict, scalar):
@@ -69,22 +69,30 @@ class _Counter:
         self.scalar = scalar
 
     def __call__(self, node) -> Degree:
-        if isinstance(node, E.Num | E.Size | E.Const):
-            return ZERO
-        if isinstance(node, E.Sym | E.Differential):
-            decl = self.decls[node.name]
-            return ZERO if decl.kind == "scalar" else Degree(1)
-        if isinstance(node, E.DiffOf):
-            return ZERO if self.scalar(node) else Degree(1)
-        if isinstance(node, E.Neg | E.Transpose):
-            return self(node.arg)
-        if isinstance(node, E.Bin):
-            return self._bin(node)
-        if isinstance(node, E.Apply):
-            return self(node.arg).outside(not self.scalar(node.arg))
-        return self._call(node)
+        return self.visit(node)
 
-    def _bin(self, node) -> Degree:
+    def _Num(self, node) -> Degree:
+        return ZERO
+
+    _Size = _Const = _Num
+
+    def _Sym(self, node) -> Degree:
+        return ZERO if self.decls[node.name].kind == "scalar" else Degree(1)
+
+    _Differential = _Sym
+
+    def _DiffOf(self, node) -> Degree:
+        return ZERO if self.scalar(node) else Degree(1)
+
+    def _Neg(self, node) -> Degree:
+        return self(node.arg)
+
+    _Transpose = _Neg
+
+    def _Apply(self, node) -> Degree:
+        return self(node.arg).outside(not self.scalar(node.arg))
+
+    def _Bin(self, node) -> Degree:
         left, right = self(node.left), self(node.right)
         if node.op in "+-":
             return left.join(right)
@@ -110,7 +118,7 @@ class _Counter:
         scaled = Degree(abs(k) * left.d, left.covered, left.entrywise)
         return scaled if k >= 0 else scaled.outside()
 
-    def _call(self, node) -> Degree:
+    def _Call(self, node) -> Degree:
         fn = node.fn
         if fn in ("eye", "zeros"):
             return ZERO

@@ -378,16 +378,43 @@ def _describe(node) -> str:
 
 
 class Visitor:
-    """The one way a walk over a parse tree dispatches: `visit(node)` calls the method
-    named after the node's class (`_Bin`, `_Call`, ...). A walker subclasses this and
-    writes one method a kind of node; a kind it forgot is reported by name, never
-    skipped."""
+    """The one way a walk over a parse tree dispatches: `visit(node, *context)` calls the
+    method named after the node's class (`_Bin`, `_Call`, ...) with the node and any
+    context the walker carries down (a precedence, a pending transpose). A walker
+    subclasses this and writes one method a kind of node (aliases such as
+    `_Size = _Num` share one); a kind it forgot is reported by name, never skipped."""
 
-    def visit(self, node):
+    def visit(self, node, *context):
         method = getattr(self, "_" + type(node).__name__, None)
         if method is None:
             raise TypeError(f"{type(self).__name__} has no rule for {type(node).__name__}")
-        return method(node)
+        return method(node, *context)
+
+
+class Transformer(Visitor):
+    """A walk that rebuilds the tree: by default every node is rebuilt from its visited
+    children (leaves returned as they are); a subclass overrides only the kinds it
+    changes."""
+
+    def _leaf(self, node, *context):
+        return node
+
+    _Num = _Sym = _Size = _Const = _Differential = _DiffOf = _leaf
+
+    def _Neg(self, node, *context):
+        return Neg(self.visit(node.arg, *context))
+
+    def _Transpose(self, node, *context):
+        return Transpose(self.visit(node.arg, *context))
+
+    def _Bin(self, node, *context):
+        return Bin(node.op, self.visit(node.left, *context), self.visit(node.right, *context))
+
+    def _Call(self, node, *context):
+        return Call(node.fn, tuple(self.visit(a, *context) for a in node.args))
+
+    def _Apply(self, node, *context):
+        return Apply(node.fn, self.visit(node.arg, *context), node.order)
 
 
 def walk(node):
@@ -420,36 +447,50 @@ _PRECEDENCE = PRECEDENCE
 
 def to_text(node) -> str:
     """The tree back as catalog syntax (used for derived forms)."""
-    return _text(node, 0)
+    return _Text().visit(node, 0)
 
 
-def _text(node, outer: int) -> str:
-    if isinstance(node, Num):
+class _Text(Visitor):
+    """Catalog syntax; `outer` is the precedence of the context (parentheses when the
+    node binds less tightly)."""
+
+    def _Num(self, node, outer):
         v = node.value
         return str(v.numerator) if v.denominator == 1 else str(float(v))
-    if isinstance(node, Sym | Size | Const):
+
+    def _Sym(self, node, outer):
         return node.name
-    if isinstance(node, Differential):
+
+    _Size = _Const = _Sym
+
+    def _Differential(self, node, outer):
         return "d" + node.name
-    if isinstance(node, DiffOf):
+
+    def _DiffOf(self, node, outer):
         return f"diff({node.name}, {node.wrt})"
-    if isinstance(node, Apply):
+
+    def _Apply(self, node, outer):
         head = node.fn if node.order == 0 else f"diff({node.fn})"
-        return f"{head}({_text(node.arg, 0)})"
-    if isinstance(node, Call):
-        return f"{node.fn}({', '.join(_text(a, 0) for a in node.args)})"
-    if isinstance(node, Transpose):
-        inner = _text(node.arg, 5)
+        return f"{head}({self.visit(node.arg, 0)})"
+
+    def _Call(self, node, outer):
+        return f"{node.fn}({', '.join(self.visit(a, 0) for a in node.args)})"
+
+    def _Transpose(self, node, outer):
+        inner = self.visit(node.arg, ATOM)
         return f"({inner}).T" if isinstance(node.arg, Num) else inner + ".T"
-    if isinstance(node, Neg):
-        text = "-" + _text(node.arg, _PRECEDENCE["neg"])
-        return f"({text})" if outer > _PRECEDENCE["neg"] else text
-    prec = _PRECEDENCE[node.op]
-    right_prec = prec + 1 if node.op in "-/" or node.op == "*" else prec
-    if node.op == "**":
-        left, right = _text(node.left, prec + 1), _text(node.right, prec)
-    else:
-        left, right = _text(node.left, prec), _text(node.right, right_prec)
-    spaced = node.op in "+-"
-    text = f"{left} {node.op} {right}" if spaced else f"{left}{node.op}{right}"
-    return f"({text})" if outer > prec else text
+
+    def _Neg(self, node, outer):
+        text = "-" + self.visit(node.arg, NEG)
+        return f"({text})" if outer > NEG else text
+
+    def _Bin(self, node, outer):
+        prec = PRECEDENCE[node.op]
+        right_prec = prec + 1 if node.op in "-/" or node.op == "*" else prec
+        if node.op == "**":
+            left, right = self.visit(node.left, prec + 1), self.visit(node.right, prec)
+        else:
+            left, right = self.visit(node.left, prec), self.visit(node.right, right_prec)
+        spaced = node.op in "+-"
+        text = f"{left} {node.op} {right}" if spaced else f"{left}{node.op}{right}"
+        return f"({text})" if outer > prec else text

@@ -315,12 +315,25 @@ def differential_degree(node) -> int:
     """The largest degree of a term in the differentials (dX, dU); NONLINEAR marks a
     differential inside a nonlinear function. Above 1 the form is not linear; a part of
     degree 0 is allowed here (it may cancel, as in `X - X`) and checked at each point."""
-    if isinstance(node, E.Differential):
+    return _DifferentialDegree().visit(node)
+
+
+class _DifferentialDegree(E.Visitor):
+    def _Differential(self, node) -> int:
         return 1
-    if isinstance(node, E.Neg | E.Transpose):
-        return differential_degree(node.arg)
-    if isinstance(node, E.Bin):
-        left, right = differential_degree(node.left), differential_degree(node.right)
+
+    def _Num(self, node) -> int:
+        return 0
+
+    _Size = _Const = _Sym = _DiffOf = _Num
+
+    def _Neg(self, node) -> int:
+        return self.visit(node.arg)
+
+    _Transpose = _Neg
+
+    def _Bin(self, node) -> int:
+        left, right = self.visit(node.left), self.visit(node.right)
         if node.op in "+-":
             return max(left, right)
         if node.op == "*":
@@ -331,16 +344,17 @@ def differential_degree(node) -> int:
             return left
         k = integer_exponent(node.right)
         return left if k == 1 else NONLINEAR
-    if isinstance(node, E.Call):
-        degrees = [differential_degree(a) for a in node.args]
+
+    def _Call(self, node) -> int:
+        degrees = [self.visit(a) for a in node.args]
         if node.fn in _LINEAR_CALLS:
             return min(sum(degrees), NONLINEAR)
         if node.fn == "hadamard_div" and not degrees[1]:  # linear in its numerator
             return degrees[0]
         return NONLINEAR if any(degrees) else 0
-    if isinstance(node, E.Apply):
-        return NONLINEAR if differential_degree(node.arg) else 0
-    return 0
+
+    def _Apply(self, node) -> int:
+        return NONLINEAR if self.visit(node.arg) else 0
 
 
 def zero_array(node) -> bool:
@@ -419,7 +433,10 @@ def flip(tree, prep: Prepared, layout: str):
     return _Flipper(prep, layout).push(tree, True)
 
 
-class _Flipper:
+class _Flipper(E.Visitor):
+    """Pushes a pending transpose `t` down the tree: (AB)ᵀ = BᵀAᵀ, scalars and
+    symmetric symbols unchanged, f(X)ᵀ = f(Xᵀ) for the functions where that holds."""
+
     def __init__(self, prep: Prepared, layout: str):
         self.prep = prep
         self.env = S.ShapeEnv(prep.decls, prep.identity.wrt, layout)
@@ -431,30 +448,36 @@ class _Flipper:
         return E.Transpose(node) if t else node
 
     def push(self, node, t: bool):
-        if isinstance(node, E.Num | E.Size | E.Const):
-            return node
-        if isinstance(node, E.Sym | E.Differential):
-            decl = self.prep.decls[node.name]
-            same = decl.kind == "scalar" or decl.props & {"symmetric", "positive-definite",
-                                                          "diagonal"}
-            return node if same else self.wrap(node, t)
-        if isinstance(node, E.Transpose):
-            return self.push(node.arg, not t)
-        if isinstance(node, E.Neg):
-            return E.Neg(self.push(node.arg, t))
-        if isinstance(node, E.Bin):
-            return self._bin(node, t)
-        if isinstance(node, E.Call):
-            return self._call(node, t)
-        if isinstance(node, E.Apply):
-            return E.Apply(node.fn, self.push(node.arg, t), node.order)
-        if isinstance(node, E.DiffOf):
-            if self.scalar(node):
-                return node
-            return node if t else E.Transpose(node)
-        raise TypeError(type(node).__name__)
+        return self.visit(node, t)
 
-    def _bin(self, node, t):
+    def _Num(self, node, t):
+        return node
+
+    _Size = _Const = _Num
+
+    def _Sym(self, node, t):
+        decl = self.prep.decls[node.name]
+        same = decl.kind == "scalar" or decl.props & {"symmetric", "positive-definite",
+                                                      "diagonal"}
+        return node if same else self.wrap(node, t)
+
+    _Differential = _Sym
+
+    def _Transpose(self, node, t):
+        return self.push(node.arg, not t)
+
+    def _Neg(self, node, t):
+        return E.Neg(self.push(node.arg, t))
+
+    def _Apply(self, node, t):
+        return E.Apply(node.fn, self.push(node.arg, t), node.order)
+
+    def _DiffOf(self, node, t):
+        if self.scalar(node):
+            return node
+        return node if t else E.Transpose(node)
+
+    def _Bin(self, node, t):
         left, right = node.left, node.right
         if node.op in "+-":
             return E.Bin(node.op, self.push(left, t), self.push(right, t))
@@ -467,7 +490,7 @@ class _Flipper:
         base_t = t and not self.scalar(left)
         return E.Bin("**", self.push(left, base_t), self.push(right, False))
 
-    def _call(self, node, t):
+    def _Call(self, node, t):
         fn, args = node.fn, node.args
         if fn in ("tr", "det", "norm", "sum", "mean", "logsumexp"):
             return E.Call(fn, tuple(self.push(a, False) for a in args))

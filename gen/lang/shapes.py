@@ -193,27 +193,93 @@ def _integer_value(node, sizes: dict) -> int:
 
 def infer(node, env: ShapeEnv):
     """The shape of an expression; CatalogError (E3xx) where the shapes do not fit."""
-    shape = _RULES[type(node)](node, env)
-    if env.visit is not None:
-        env.visit(node, shape)
-    return shape
+    return _Shapes(env).visit(node)
 
 
-def _num(node, env):
-    return (ONE, ONE)
+class _Shapes(E.Visitor):
+    """One method a kind of node, each returning the node's shape (rows, cols) with
+    sizes as names or numbers; `env.visit` sees every node with its shape, children
+    first (the budget's estimate counts intermediates this way)."""
 
+    def __init__(self, env: ShapeEnv):
+        self.env = env
 
-def _sym(node, env):
-    return env.decls[node.name].shape
+    def visit(self, node):
+        shape = super().visit(node)
+        if self.env.visit is not None:
+            self.env.visit(node, shape)
+        return shape
 
+    def _Num(self, node):
+        return (ONE, ONE)
 
-def _neg(node, env):
-    return infer(node.arg, env)
+    _Size = _Const = _Num
 
+    def _Sym(self, node):
+        return self.env.decls[node.name].shape
 
-def _transpose(node, env):
-    r, c = infer(node.arg, env)
-    return (c, r)
+    _Differential = _Sym
+
+    def _Neg(self, node):
+        return self.visit(node.arg)
+
+    _Apply = _Neg
+
+    def _Transpose(self, node):
+        r, c = self.visit(node.arg)
+        return (c, r)
+
+    def _Bin(self, node):
+        env = self.env
+        left, right = self.visit(node.left), self.visit(node.right)
+        if node.op in "+-":
+            shape = broadcast(left, right)
+            if shape is None:
+                env.fail("E301", left=show(left), right=show(right))
+            return shape
+        if node.op == "*":
+            if is_scalar(left):
+                return right
+            if is_scalar(right):
+                return left
+            if left[1] != right[0]:
+                env.fail("E300", left=show(left), right=show(right))
+            return (left[0], right[1])
+        if node.op == "/":
+            if not is_scalar(right) and left != right:
+                env.fail("E303", detail=f"`/` divides by a scalar, or entry by entry an array "
+                         f"of the same shape (format 1.2), not {show(left)} by {show(right)}")
+            return left
+        return _power(node, left, right, env)
+
+    def _Call(self, node):
+        fn, args, env = node.fn, node.args, self.env
+        if fn in ("eye", "ones", "zeros", "commutation"):
+            dims = [_size_value(a) for a in args]
+            if fn == "commutation":
+                return (dims[0] * dims[1], dims[0] * dims[1])
+            if fn == "eye":
+                return (dims[0], dims[0])
+            return (dims[0], ONE) if len(dims) == 1 else (dims[0], dims[1])
+        shapes = [self.visit(a) for a in args]
+        first = shapes[0]
+        if fn in ELEMENTWISE:
+            return first
+        if fn in ("tr", "det", "inv", "expm", "logm"):
+            if first[0] != first[1]:
+                env.fail("E302", name=fn, expected="a square matrix", got=show(first))
+            return first if fn in ("inv", "expm", "logm") else (ONE, ONE)
+        return _CALLS[fn](fn, shapes, env)
+
+    def _DiffOf(self, node):
+        decls, env = self.env.decls, self.env
+        wrt = decls[node.wrt]
+        shape = layout_shape(decls[node.name].shape, wrt.shape, env.layout,
+                             wrt.kind == "matrix")
+        if shape is None:
+            env.fail("E303", detail=f"diff({node.name}, {node.wrt}) has more than two axes, "
+                     "so it cannot stand in a matrix formula")
+        return shape
 
 
 def broadcast(left, right):
@@ -234,29 +300,6 @@ def broadcast(left, right):
     return None
 
 
-def _bin(node, env):
-    left, right = infer(node.left, env), infer(node.right, env)
-    if node.op in "+-":
-        shape = broadcast(left, right)
-        if shape is None:
-            env.fail("E301", left=show(left), right=show(right))
-        return shape
-    if node.op == "*":
-        if is_scalar(left):
-            return right
-        if is_scalar(right):
-            return left
-        if left[1] != right[0]:
-            env.fail("E300", left=show(left), right=show(right))
-        return (left[0], right[1])
-    if node.op == "/":
-        if not is_scalar(right) and left != right:
-            env.fail("E303", detail=f"`/` divides by a scalar, or entry by entry an array of "
-                     f"the same shape (format 1.2), not {show(left)} by {show(right)}")
-        return left
-    return _power(node, left, right, env)
-
-
 def _power(node, left, right, env):
     if not is_scalar(right):
         env.fail("E303", detail="an exponent must be a scalar")
@@ -269,26 +312,6 @@ def _power(node, left, right, env):
         env.fail("E303", detail="a matrix power needs an integer exponent (a literal, or "
                  "names declared `integer` with + - *)")
     return left
-
-
-def _call(node, env):
-    fn, args = node.fn, node.args
-    if fn in ("eye", "ones", "zeros", "commutation"):
-        dims = [_size_value(a) for a in args]
-        if fn == "commutation":
-            return (dims[0] * dims[1], dims[0] * dims[1])
-        if fn == "eye":
-            return (dims[0], dims[0])
-        return (dims[0], ONE) if len(dims) == 1 else (dims[0], dims[1])
-    shapes = [infer(a, env) for a in args]
-    first = shapes[0]
-    if fn in ELEMENTWISE:
-        return first
-    if fn in ("tr", "det", "inv", "expm", "logm"):
-        if first[0] != first[1]:
-            env.fail("E302", name=fn, expected="a square matrix", got=show(first))
-        return first if fn in ("inv", "expm", "logm") else (ONE, ONE)
-    return _CALLS[fn](fn, shapes, env)
 
 
 def _size_value(node):
@@ -364,29 +387,6 @@ _CALLS = {"softmax": _softmax, "log_softmax": _softmax, "softmax_rows": _softmax
           "sum": _to_scalar, "mean": _to_scalar, "logsumexp": _logsumexp, "norm": _norm,
           "kron": _kron, "hadamard": _hadamard, "diag": _diag, "vec": _vec,
           "pinv": _pinv, "hadamard_pow": _hadamard_pow, "hadamard_div": _hadamard}
-
-
-def _apply(node, env):
-    return infer(node.arg, env)
-
-
-def _differential(node, env):
-    return env.decls[node.name].shape
-
-
-def _diff_of(node, env):
-    decls = env.decls
-    wrt = decls[node.wrt]
-    shape = layout_shape(decls[node.name].shape, wrt.shape, env.layout, wrt.kind == "matrix")
-    if shape is None:
-        env.fail("E303", detail=f"diff({node.name}, {node.wrt}) has more than two axes, so it "
-                 "cannot stand in a matrix formula")
-    return shape
-
-
-_RULES = {E.Num: _num, E.Size: _num, E.Const: _num, E.Sym: _sym, E.Neg: _neg,
-          E.Transpose: _transpose, E.Bin: _bin, E.Call: _call, E.Apply: _apply,
-          E.Differential: _differential, E.DiffOf: _diff_of}
 
 
 def arrange(D, layout: str, y_shape, x_shape, keep_x: bool = False):

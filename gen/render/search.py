@@ -191,37 +191,46 @@ def parse(rec: dict):
         return None
 
 
-_PREC = {"+": 1, "-": 1, "*": 2, "/": 2, "neg": 3, "**": 4}
-
-
-class _Speller:
-    """One way of writing formulas: marks for transpose, inverse, power, product."""
+class _Speller(E.Visitor):
+    """One way of writing formulas: marks for transpose, inverse, power, product. Each
+    node's method gets `outer`, the precedence of its context (lang/expr's one table;
+    Kronecker and Hadamard products written infix bind like a product here)."""
 
     def __init__(self, t: str, inv: str, power: str, times: str, call=None, infix=False,
                  sums=False):
         self.t, self.inv, self.power, self.times = t, inv, power, times
         self.call, self.infix, self.sums = call, infix, sums
 
-    def __call__(self, node, outer: int = 0) -> str:  # noqa: C901, PLR0911, PLR0912
-        if isinstance(node, E.Num):
-            v = node.value
-            return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
-        if isinstance(node, E.Sym | E.Size | E.Const):
-            return node.name
-        if isinstance(node, E.Differential):
-            return "d" + node.name
-        if isinstance(node, E.DiffOf):
-            return f"d{node.name}/d{node.wrt}"
-        if isinstance(node, E.Apply):
-            return f"{node.fn}{chr(39) * node.order}({self(node.arg)})"
-        if isinstance(node, E.Transpose):
-            return self._post(node.arg, self.t)
-        if isinstance(node, E.Call):
-            return self._call(node, outer)
-        if isinstance(node, E.Neg):
-            text = "-" + self(node.arg, _PREC["neg"])
-            return f"({text})" if outer > _PREC["neg"] else text
-        prec = _PREC[node.op]
+    def __call__(self, node, outer: int = 0) -> str:
+        return self.visit(node, outer)
+
+    def _Num(self, node, outer):
+        v = node.value
+        return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
+
+    def _Sym(self, node, outer):
+        return node.name
+
+    _Size = _Const = _Sym
+
+    def _Differential(self, node, outer):
+        return "d" + node.name
+
+    def _DiffOf(self, node, outer):
+        return f"d{node.name}/d{node.wrt}"
+
+    def _Apply(self, node, outer):
+        return f"{node.fn}{chr(39) * node.order}({self(node.arg)})"
+
+    def _Transpose(self, node, outer):
+        return self._post(node.arg, self.t)
+
+    def _Neg(self, node, outer):
+        text = "-" + self(node.arg, E.NEG)
+        return f"({text})" if outer > E.NEG else text
+
+    def _Bin(self, node, outer):
+        prec = E.PRECEDENCE[node.op]
         if self.sums and node.op == "*" and _is_ones_t(node.left):
             return f"sum({self(node.right)})"
         if node.op == "**":
@@ -235,19 +244,19 @@ class _Speller:
         return f"({text})" if outer > prec else text
 
     def _post(self, arg, mark: str) -> str:
-        inner = self(arg, 5)
+        inner = self(arg, E.ATOM)
         if mark == self.t and mark == ".T" and not inner.isalnum():
             return f"({self(arg)}).T"
         return inner + mark
 
-    def _call(self, node, outer: int) -> str:
+    def _Call(self, node, outer):
         fn, args = node.fn, node.args
         if fn == "inv" and len(args) == 1:
             return self._post(args[0], self.inv)
         if self.infix and fn in ("kron", "hadamard") and len(args) == 2:
             sign = " ⊗ " if fn == "kron" else " ∘ "
-            text = f"{self(args[0], 3)}{sign}{self(args[1], 3)}"
-            return f"({text})" if outer > 2 else text
+            text = f"{self(args[0], E.NEG)}{sign}{self(args[1], E.NEG)}"
+            return f"({text})" if outer > E.PRODUCT else text
         if self.infix and fn == "norm" and len(args) == 1:
             return f"||{self(args[0])}||"
         name = self.call.get(fn, fn) if self.call else fn

@@ -201,28 +201,21 @@ def use_probability(tree, decls: dict):
                 and (prob(node.left, True) and is_ones(node.right, False)
                      or is_ones(node.left, True) and prob(node.right, False)))
 
-    def walk(node):
-        if unit(node):
-            return E.Num(1)
-        if isinstance(node, E.Bin) and node.op == "*" and isinstance(node.left, E.Bin) \
-                and node.left.op == "*" and unit(E.Bin("*", node.left.right, node.right)):
-            return walk(node.left.left)
-        if isinstance(node, E.Bin):
-            left, right = walk(node.left), walk(node.right)
+    class Rewrite(E.Transformer):
+        def _Bin(self, node):
+            if unit(node):
+                return E.Num(1)
+            if node.op == "*" and isinstance(node.left, E.Bin) and node.left.op == "*" \
+                    and unit(E.Bin("*", node.left.right, node.right)):
+                return self.visit(node.left.left)
+            left, right = self.visit(node.left), self.visit(node.right)
             if node.op == "*" and isinstance(left, E.Num) and left.value == 1:
                 return right
             if node.op == "*" and isinstance(right, E.Num) and right.value == 1:
                 return left
             return E.Bin(node.op, left, right)
-        if isinstance(node, E.Neg | E.Transpose):
-            return type(node)(walk(node.arg))
-        if isinstance(node, E.Call):
-            return E.Call(node.fn, tuple(walk(a) for a in node.args))
-        if isinstance(node, E.Apply):
-            return E.Apply(node.fn, walk(node.arg), node.order)
-        return node
 
-    return walk(tree)
+    return Rewrite().visit(tree)
 
 
 def _zero(category: str) -> dict:

@@ -51,11 +51,20 @@ def expand(ctx: Ctx, node) -> list[Term]:
     """Terms of a tree linear in the differentials."""
     if not ctx.has_d(node):
         raise Refused(E.to_text(node), "not linear in the differential (internal)")
-    if isinstance(node, E.Differential):
+    return _EXPAND.visit(node, ctx)
+
+
+class _Expand(E.Visitor):
+    """One method a kind of node that can carry a differential linearly; every other
+    kind (a nonlinear function, a power) is refused by `_nonlinear`."""
+
+    def _Differential(self, node, ctx):
         return [lin_term(Lin("d", node.name, shape=ctx.shape(node)))]
-    if isinstance(node, E.Neg):
+
+    def _Neg(self, node, ctx):
         return [t.scaled(-ONE) for t in expand(ctx, node.arg)]
-    if isinstance(node, E.Bin):
+
+    def _Bin(self, node, ctx):
         if node.op in "+-":
             right = expand(ctx, node.right)
             if node.op == "-":
@@ -69,11 +78,21 @@ def expand(ctx: Ctx, node) -> list[Term]:
                 raise Refused(E.to_text(node), "division by a non-scalar")
             inv = tuple((a, -e) for a, e in q.mono)
             return [t.scaled(1 / q.coef, inv) for t in expand(ctx, node.left)]
-    if isinstance(node, E.Transpose):
+        return self._nonlinear(node, ctx)
+
+    def _Transpose(self, node, ctx):
         return [transpose_term(ctx, t) for t in expand(ctx, node.arg)]
-    if isinstance(node, E.Call):
+
+    def _Call(self, node, ctx):
         return _call(ctx, node)
-    raise Refused(E.to_text(node), "the differential sits inside a nonlinear function")
+
+    def _nonlinear(self, node, ctx):
+        raise Refused(E.to_text(node), "the differential sits inside a nonlinear function")
+
+    _Apply = _Num = _Size = _Const = _Sym = _DiffOf = _nonlinear
+
+
+_EXPAND = _Expand()
 
 
 def _product(ctx: Ctx, node) -> list[Term]:

@@ -757,19 +757,41 @@ RULES: dict[str, Rule] = {
 
 def kind_of(ctx: Ctx, node) -> str:
     """The key of `node` in RULES."""
-    if isinstance(node, E.Num | E.Size | E.Const):
+    kind = _KIND.visit(node, ctx)
+    if kind is None:
+        raise Refused(E.to_text(node)[:60], f"no differential rule for {type(node).__name__}")
+    return kind
+
+
+class _Kind(E.Visitor):
+    """Which rule differentiates a node: by its kind, and for operators and functions by
+    the pattern it matches (log det X, tr(expm(X)), ...); None where no rule applies."""
+
+    def _Num(self, node, ctx):
         return "constant"
-    if isinstance(node, E.Sym):
+
+    _Size = _Const = _Num
+
+    def _Sym(self, node, ctx):
         return "symbol"
-    if isinstance(node, E.Neg):
+
+    def _Neg(self, node, ctx):
         return "negation"
-    if isinstance(node, E.Transpose):
+
+    def _Transpose(self, node, ctx):
         return "transpose"
-    if isinstance(node, E.Apply):
+
+    def _Apply(self, node, ctx):
         if node.order:
             raise Refused(E.to_text(node), "a derivative of a generic function in `of`")
         return "generic"
-    if isinstance(node, E.Bin):
+
+    def _Differential(self, node, ctx):
+        return None
+
+    _DiffOf = _Differential
+
+    def _Bin(self, node, ctx):
         if node.op in "+-":
             same = ctx.shape(node.left) == ctx.shape(node.right)
             return "sum" if same else "broadcast"
@@ -783,22 +805,21 @@ def kind_of(ctx: Ctx, node) -> str:
             return "vector-power"
         k = S.integer_exponent(node.right)
         return "inverse-power" if k is not None and k < 0 else "matrix-power"
-    if isinstance(node, E.Call):
-        fn = node.fn
+
+    def _Call(self, node, ctx):
+        fn, first = node.fn, node.args[0]
+        inner = first.fn if isinstance(first, E.Call) else None
         if fn in ("eye", "ones", "zeros", "commutation"):
             return "constant"
-        if fn == "tr" and isinstance(node.args[0], E.Call) and node.args[0].fn == "expm":
-            return "trace-expm"
-        if fn == "tr" and isinstance(node.args[0], E.Call) and node.args[0].fn == "logm":
-            return "trace-logm"
-        if fn == "log" and isinstance(node.args[0], E.Call):
-            arg = node.args[0]
-            if arg.fn == "det":
-                return "log-det"
-            if arg.fn == "abs" and isinstance(arg.args[0], E.Call) and arg.args[0].fn == "det":
-                return "log-abs-det"
-            if arg.fn == "softmax":
-                return "log-softmax"
+        if fn == "tr" and inner in ("expm", "logm", "kron"):
+            return "trace-" + inner
+        if fn == "log" and inner == "det":
+            return "log-det"
+        if fn == "log" and inner == "abs" and isinstance(first.args[0], E.Call) \
+                and first.args[0].fn == "det":
+            return "log-abs-det"
+        if fn == "log" and inner == "softmax":
+            return "log-softmax"
         if fn == "log" and _log_sigmoid_arg(node) is not None:
             return "log-sigmoid"
         if fn == "log" and _softplus_arg(node) is not None:
@@ -806,15 +827,16 @@ def kind_of(ctx: Ctx, node) -> str:
         if fn == "log" and _log_sum_exp_arg(node) is not None and ctx.shape(
                 _log_sum_exp_arg(node))[1] == S.ONE:
             return "log-sum-exp"
-        if fn == "tr" and isinstance(node.args[0], E.Call) and node.args[0].fn == "kron":
-            return "trace-kron"
         if fn in ("sum", "mean"):
             return "sum-all" if fn == "sum" else "mean"
-        if fn == "softmax" and ctx.shape(node.args[0])[1] != S.ONE:
+        if fn == "softmax" and ctx.shape(first)[1] != S.ONE:
             return "softmax-any"
         if fn in RULES or fn in ELEMENTWISE:
             return fn
-    raise Refused(E.to_text(node)[:60], f"no differential rule for {type(node).__name__}")
+        return None
+
+
+_KIND = _Kind()
 
 
 def differentiate(ctx: Ctx, tree, log: StepLog | None = None):

@@ -55,46 +55,68 @@ def flip_prod(ctx: Ctx, p: Prod, target: str) -> Prod:
 
 def _mark(ctx: Ctx, node):
     """diff(U, x) of the source layout -> diff(U, x).T of the target layout."""
-    if isinstance(node, E.DiffOf):
+    return _MARK.visit(node, ctx)
+
+
+class _Mark(E.Transformer):
+    def _DiffOf(self, node, ctx):
         return node if ctx.scalar(node) else E.Transpose(node)
-    if isinstance(node, E.Transpose) and isinstance(node.arg, E.DiffOf):
-        return node.arg
-    if isinstance(node, E.Neg | E.Transpose):
-        return type(node)(_mark(ctx, node.arg))
-    if isinstance(node, E.Bin):
-        return E.Bin(node.op, _mark(ctx, node.left), _mark(ctx, node.right))
-    if isinstance(node, E.Call):
-        return E.Call(node.fn, tuple(_mark(ctx, a) for a in node.args))
-    if isinstance(node, E.Apply):
-        return E.Apply(node.fn, _mark(ctx, node.arg), node.order)
-    return node
+
+    def _Transpose(self, node, ctx):
+        if isinstance(node.arg, E.DiffOf):
+            return node.arg
+        return E.Transpose(self.visit(node.arg, ctx))
+
+
+_MARK = _Mark()
 
 
 def T(ctx: Ctx, node):
     """The transpose of `node`, canonical (see the conventions above)."""
-    if isinstance(node, E.Num):
+    if not isinstance(node, E.Num | E.DiffOf) and ctx.scalar(node):
         return node
-    if isinstance(node, E.DiffOf):
+    return _TRANSPOSE.visit(node, ctx)
+
+
+class _Transposer(E.Visitor):
+    """The transpose of a node, by kind (T returns other scalars as they are)."""
+
+    def _Num(self, node, ctx):
+        return node
+
+    def _DiffOf(self, node, ctx):
         return node if ctx.scalar(node) else E.Transpose(node)
-    if ctx.scalar(node):
-        return node
-    if isinstance(node, E.Sym):
+
+    def _Sym(self, node, ctx):
         return node if ctx.symmetric_symbol(node.name) else E.Transpose(node)
-    if isinstance(node, E.Differential):
+
+    def _Differential(self, node, ctx):
         decl = ctx.decl(node.name)
         same = node.name != ctx.wrt and ctx.symmetric_symbol(node.name)
         return node if same or decl.kind == "scalar" else E.Transpose(node)
-    if isinstance(node, E.Transpose):
+
+    def _Transpose(self, node, ctx):
         return node.arg
-    if isinstance(node, E.Neg):
+
+    def _Neg(self, node, ctx):
         return E.Neg(T(ctx, node.arg))
-    if isinstance(node, E.Bin):
+
+    def _Bin(self, node, ctx):
         return _t_bin(ctx, node)
-    if isinstance(node, E.Call):
+
+    def _Call(self, node, ctx):
         return _t_call(ctx, node)
-    if isinstance(node, E.Apply):
+
+    def _Apply(self, node, ctx):
         return node if T(ctx, node.arg) == node.arg else E.Transpose(node)
-    return E.Transpose(node)
+
+    def _Size(self, node, ctx):  # sizes and constants are scalars: not reached
+        return E.Transpose(node)
+
+    _Const = _Size
+
+
+_TRANSPOSE = _Transposer()
 
 
 def _t_bin(ctx, node):
@@ -448,22 +470,20 @@ def make_kron(ctx: Ctx, a, b):
 def tidy(node):
     """A minus sign moved onto the first factor of a product: -(A*B) -> -A*B (the same
     tree size, one pair of parentheses fewer)."""
-    if isinstance(node, E.Neg):
+    return _TIDY.visit(node)
+
+
+class _Tidy(E.Transformer):
+    def _Neg(self, node):
         inner = node.arg
         if isinstance(inner, E.Neg):
-            return tidy(inner.arg)
+            return self.visit(inner.arg)
         if isinstance(inner, E.Bin) and inner.op in "*/":
-            return tidy(E.Bin(inner.op, E.Neg(inner.left), inner.right))
-        return E.Neg(tidy(inner))
-    if isinstance(node, E.Bin):
-        return E.Bin(node.op, tidy(node.left), tidy(node.right))
-    if isinstance(node, E.Transpose):
-        return E.Transpose(tidy(node.arg))
-    if isinstance(node, E.Call):
-        return E.Call(node.fn, tuple(tidy(a) for a in node.args))
-    if isinstance(node, E.Apply):
-        return E.Apply(node.fn, tidy(node.arg), node.order)
-    return node
+            return self.visit(E.Bin(inner.op, E.Neg(inner.left), inner.right))
+        return E.Neg(self.visit(inner))
+
+
+_TIDY = _Tidy()
 
 
 def _atom_power(atom, e: Fraction):
