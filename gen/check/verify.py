@@ -15,21 +15,25 @@ import functools
 import hashlib
 import json
 import os
-import random
 import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import sympy
 from matderiv import __version__
 from matderiv.catalog.load import Identity
 from matderiv.catalog.schema import TRANSCENDENTAL
-from matderiv.check import exact, numeric
+from matderiv.check import exact
 from matderiv.check.budget import Budget, run_in_workers, too_costly
-from matderiv.check.evaluate import DomainError, Evaluator, KinkError
+from matderiv.check.evaluate import DomainError
 from matderiv.check.opinion import opinion
+from matderiv.check.sampling import (
+    NOT_LINEAR,
+    NUMERIC_TOLERANCE,
+    UNDEFINED,
+    exact_check,
+    numeric_check,
+)
 from matderiv.check.sizerule import (
     Bound,
     degree_bound,
@@ -47,17 +51,12 @@ from matderiv.check.sizerule import (
 from matderiv.errors import CODES, Problem
 from matderiv.lang import expr as E
 from matderiv.lang.forms import Prepared, prepare
-from matderiv.lang.shapes import arrange, integer_exponent
+from matderiv.lang.shapes import integer_exponent
 
-EXACT_TRIES = 30
 # points restricted to these may satisfy identities generic matrices do not (diagonal ones
 # commute, triangular ones: products of commutators vanish, orthogonal ones: QᵀQ = I, the
 # simplex: 1ᵀy = 1), so the theorem says nothing about them: such identities are checked
 POINT_CONDITIONS = {"lower-triangular", "probability", "diagonal", "orthogonal"}
-NOT_LINEAR = -1.0  # the error of a differential that has a part without a differential
-UNDEFINED = -2.0  # the error of a form undefined where `of` and its derivative are defined
-NUMERIC_POINTS = 3
-NUMERIC_TOLERANCE = 1e-6
 FORM_KEYS = {"numerator": "derivative.numerator", "denominator": "derivative.denominator",
              "vec": "derivative.vec", "vec_denominator": "derivative.vec",
              "differential": "differential", "hessian": "hessian",
@@ -107,384 +106,9 @@ def size_assignments(prep: Prepared, bound: Bound | None = None) -> list[dict]:
     return with_integers(found, integer_values(prep))
 
 
-def _concrete(shape, sizes) -> tuple[int, int]:
-    return _concrete_at(tuple(shape), tuple(sorted(sizes.items())))
-
-
-@functools.lru_cache(maxsize=4096)
-def _concrete_at(shape: tuple, sizes: tuple) -> tuple[int, int]:
-    subs = {sympy.Symbol(n, positive=True, integer=True): v for n, v in sizes}
-    return tuple(int(sympy.Integer(1) * s if not subs else (sympy.Integer(1) * s).subs(subs))
-                 for s in shape)
-
-
 def seed_of(ident: Identity) -> int:
     text = json.dumps(ident.content(), sort_keys=True)
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=6).digest(), "big")
-
-
-# ---------------------------------------------------------------- the exact check
-
-
-@dataclass
-class _Point:
-    """Values of every symbol at one point, and the derivatives of dependent symbols."""
-
-    values: dict  # name -> value with dual parts (wrt, dependents)
-    plain: dict  # name -> value without dual parts
-    slopes: dict  # dependent name -> list over directions of its derivative matrix
-
-
-def _exact_point(prep: Prepared, sizes: dict, rng: random.Random, level: int,
-                 flip: bool) -> _Point:
-    wrt = prep.identity.wrt
-    xr, xc = _concrete(prep.wrt.shape, sizes)
-    count = xr * xc
-    values, plain, slopes = {}, {}, {}
-    for name, decl in prep.decls.items():
-        if decl.kind == "function":
-            continue
-        rows, cols = _concrete(decl.shape, sizes)
-        base = exact.matrix(rng, rows, cols, decl.props, level, flip)
-        plain[name] = base
-        if name == wrt:
-            values[name] = [[exact.Dual(x.v, _unit(i * cols + j, count))
-                             for j, x in enumerate(row)] for i, row in enumerate(base)]
-        elif decl.depends_on:
-            slope = [exact.structured([[exact.scalar(rng, level=1) for _ in range(cols)]
-                                        for _ in range(rows)], decl.props) for _ in range(count)]
-            slopes[name] = slope
-            values[name] = [[exact.Dual(x.v, [s[i][j] for s in slope])
-                             for j, x in enumerate(row)] for i, row in enumerate(base)]
-        else:
-            values[name] = base
-    return _Point(values, plain, slopes)
-
-
-def _unit(k: int, count: int) -> list:
-    d = [exact.mpq(0)] * count
-    d[k] = exact.mpq(1)
-    return d
-
-
-def _slope_array(slope: list, xr: int, xc: int) -> np.ndarray:
-    """D[i, j, k, l] for a dependent symbol from its per-direction derivative matrices."""
-    stack = np.array([[list(r) for r in s] for s in slope], dtype=object)  # (K, r, c)
-    return stack.transpose(1, 2, 0).reshape(stack.shape[1], stack.shape[2], xr, xc)
-
-
-def _exact_at(prep: Prepared, sizes: dict, alg, point: _Point, forms) -> dict:
-    """(equal, error) per form. DomainError where `of` or its derivative is undefined or
-    not finite (the point is redrawn); a form undefined where they are defined is wrong
-    there (error UNDEFINED): a form may not narrow the domain of the claim."""
-    xr, xc = _concrete(prep.wrt.shape, sizes)
-    y = Evaluator(alg, point.values, sizes)(prep.of)
-    D = exact.jacobian(y, xr, xc)
-    if not exact.finite(D):
-        raise DomainError("the derivative is not finite")
-    errors = {}
-    for form in forms:
-        try:
-            errors[form.name] = _exact_one(prep, sizes, alg, point, form, D)
-        except KinkError:  # a form's relu/sign/step/abs argument is 0 here: redraw
-            raise
-        except DomainError:
-            errors[form.name] = (False, UNDEFINED)
-    return errors
-
-
-def _exact_one(prep: Prepared, sizes: dict, alg, point: _Point, form, D) -> tuple:
-    if form.name == "hessian":
-        return _exact_hessian(prep, sizes, alg, point, form)
-    if form.name == "differential":
-        return _exact_differential(prep, sizes, alg, point, form, D)
-    xr, xc = D.shape[2], D.shape[3]
-    expected = arrange(D, form.name, prep.of_shape, prep.wrt.shape, prep.keep_x)
-    diffs = {name: _wrap(arrange(_slope_array(s, xr, xc), form.name,
-                                 prep.decls[name].shape, prep.wrt.shape, prep.keep_x))
-             for name, s in point.slopes.items()}
-    value = _exact_form(alg, form, point.plain, sizes, diffs, expected)
-    return exact.difference(value, expected)
-
-
-def _exact_hessian(prep: Prepared, sizes: dict, alg, point: _Point, form) -> tuple:
-    """The Hessian re-derived with dual numbers nested in dual numbers: each entry of the
-    variable is x + e_k (outer) with x itself x + e_k (inner, a exact.Nested), so the
-    outer parts of `of` are its first derivatives, each carrying its own derivatives:
-    H[k][l] = ∂²f/∂x_k∂x_l, exactly. Ordered as vec(X) (columns stacked)."""
-    wrt = prep.identity.wrt
-    xr, xc = _concrete(prep.wrt.shape, sizes)
-    count = xr * xc
-    values = dict(point.plain)
-    values[wrt] = [[exact.Dual(exact.Nested(x.v, _unit(j * xr + i, count)),
-                                _unit(j * xr + i, count))
-                    for j, x in enumerate(row)] for i, row in enumerate(point.plain[wrt])]
-    y = Evaluator(exact.HessianAlgebra(alg.seed), values, sizes)(prep.of)[0][0]
-    expected = np.empty((count, count), dtype=object)
-    for k in range(count):
-        part = y.d[k] if y.d is not None else exact.mpq(0)
-        slopes = part.s if isinstance(part, exact.Nested) else None
-        for m in range(count):
-            expected[k, m] = slopes[m] if slopes is not None else exact.mpq(0)
-    if not exact.finite(expected):
-        raise DomainError("the second derivative is not finite")
-    value = _exact_form(alg, form, point.plain, sizes, {}, expected)
-    return exact.difference(value, expected)
-
-
-def _wrap(array) -> list | None:
-    if array is None:
-        return None
-    return [[exact.Dual(x) for x in row] for row in array]
-
-
-def _exact_form(alg, form, plain, sizes, diffs, expected):
-    if form.zero:
-        return np.full(expected.shape, exact.mpq(0), dtype=object)
-    ev = Evaluator(alg, plain, sizes, {k: v for k, v in diffs.items() if v is not None})
-    return exact.to_array(ev(form.tree))
-
-
-def _exact_differential(prep, sizes, alg, point, form, D):
-    """The differential at once along every direction: dX carries a unit dual part per
-    entry (and dU its slopes), so the dual parts of the form are its values along each
-    unit direction. The form is linear in the differentials (checked when it was read),
-    so its value part must vanish."""
-    xr, xc = D.shape[2], D.shape[3]
-    count = xr * xc
-    dmap = {prep.identity.wrt: [[exact.Dual(exact.mpq(0), _unit(i * xc + j, count))
-                                 for j in range(xc)] for i in range(xr)]}
-    for name, slope in point.slopes.items():
-        rows, cols = len(slope[0]), len(slope[0][0])
-        dmap[name] = [[exact.Dual(exact.mpq(0), [s[i][j] for s in slope])
-                       for j in range(cols)] for i in range(rows)]
-    if form.zero:
-        value = [[exact.const(exact.mpq(0))] * D.shape[1] for _ in range(D.shape[0])]
-    else:
-        value = Evaluator(alg, point.plain, sizes, {}, dmap)(form.tree)
-    constant = exact.to_array(value)
-    equal, error = exact.difference(exact.jacobian(value, xr, xc), D)
-    linear, _ = exact.difference(constant, np.zeros(constant.shape, dtype=object)
-                                  + exact.mpq(0))
-    return (equal, error) if linear else (False, NOT_LINEAR)
-
-
-def exact_check(prep: Prepared, forms, sizes: dict, seed: int, points: int = 1,
-                flip: bool = False) -> dict:
-    """Errors per form, worst over `points` usable points (wide, then narrow magnitudes).
-
-    After a point where anything is undefined or not finite, the next is drawn narrower.
-    Raises DomainError when no point in EXACT_TRIES is usable."""
-    rng = random.Random(seed)
-    alg = exact.ExactAlgebra(seed)
-    worst: dict = {}
-    usable, level, last = 0, 0, ""
-    for _ in range(EXACT_TRIES):
-        point = _exact_point(prep, sizes, rng, level, flip=flip != (usable % 2 == 1))
-        try:
-            errors = _exact_at(prep, sizes, alg, point, forms)
-        except KinkError as exc:  # not a matter of magnitude: redraw at the same level
-            last = str(exc)
-            continue
-        except DomainError as exc:
-            level, last = level + 1, str(exc)
-            continue
-        level = max(level, usable + 1)
-        for name, (equal, error) in errors.items():
-            old = worst.get(name, (True, 0.0))
-            marks = [e for e in (old[1], error) if e < 0]
-            worst[name] = (old[0] and equal, min(marks) if marks else max(old[1], error))
-        usable += 1
-        if usable == points:
-            return worst
-    if usable:
-        return worst
-    raise DomainError(last or "no usable point")
-
-
-# ---------------------------------------------------------------- the numeric check
-
-
-def _numeric_point(prep: Prepared, sizes: dict, rng: np.random.Generator, level: int,
-                   flip: bool):
-    """Values of every symbol, and for a dependent symbol U its derivative along each
-    direction of the variable (a random one: the rule must hold for every function)."""
-    xr, xc = _concrete(prep.wrt.shape, sizes)
-    count = xr * xc
-    values, slopes = {}, {}
-    for name, decl in prep.decls.items():
-        if decl.kind == "function":
-            continue
-        rows, cols = _concrete(decl.shape, sizes)
-        values[name] = numeric.matrix(rng, rows, cols, decl.props, level, flip)
-        if decl.depends_on:
-            slopes[name] = np.array([numeric.structured(rng.standard_normal((rows, cols)),
-                                                        decl.props) for _ in range(count)])
-    return values, slopes
-
-
-def _numeric_function(prep, values, slopes, alg, sizes):
-    """of as a function of the variable alone; a dependent U moves with it along its
-    slopes (only first derivatives at the point matter to a complex step)."""
-    wrt = prep.identity.wrt
-    x0 = values[wrt]
-
-    def f(x):
-        current = dict(values)
-        current[wrt] = x
-        delta = (x - x0).reshape(-1)
-        moved = np.flatnonzero(delta)
-        for name, slope in slopes.items():
-            current[name] = values[name] + sum(delta[k] * slope[k] for k in moved)
-        return Evaluator(alg, current, sizes)(prep.of)
-
-    return f
-
-
-def _numeric_at(prep, sizes, alg, rng, forms, level: int, flip: bool) -> dict:
-    """Errors per form at one random point; DomainError where anything is undefined or
-    not finite (the value, the derivative, a form): such a point never counts."""
-    values, slopes = _numeric_point(prep, sizes, rng, level, flip)
-    f = _numeric_function(prep, values, slopes, alg, sizes)
-    x0 = values[prep.identity.wrt]
-    with np.errstate(all="raise"):
-        try:
-            y0 = f(x0)
-        except (FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
-            raise DomainError(str(exc)) from None
-    if not np.all(np.isfinite(y0)):
-        raise DomainError("a value is not finite")
-    with np.errstate(all="ignore"):
-        D = numeric.jacobian(f, x0)
-        if not np.all(np.isfinite(D)):
-            raise DomainError("the derivative is not finite")
-        return {form.name: _numeric_form(prep, sizes, alg, form, values, slopes, D, rng)
-                for form in forms}
-
-
-def _numeric_form(prep, sizes, alg, form, values, slopes, D, rng) -> float:
-    xr, xc = D.shape[2], D.shape[3]
-    if form.name == "hessian":
-        expected = _numeric_hessian(prep, sizes, alg, values)
-        return _relative(_float_form(alg, form, values, sizes, {}, expected), expected)
-    if form.name == "differential":
-        worst = 0.0
-        for _ in range(3):
-            direction = rng.standard_normal((xr, xc))
-            dmap = {prep.identity.wrt: direction}
-            for name, slope in slopes.items():
-                dmap[name] = np.tensordot(direction.reshape(-1), slope, axes=1)
-            expected = np.tensordot(D, direction, axes=2)
-            value = _float_form(alg, form, values, sizes, {}, expected, dmap)
-            worst = max(worst, _relative(value, expected))
-        return worst
-    expected = arrange(D, form.name, prep.of_shape, prep.wrt.shape, prep.keep_x)
-    diffs = {}
-    for name, slope in slopes.items():
-        array = slope.transpose(1, 2, 0).reshape(slope.shape[1], slope.shape[2], xr, xc)
-        diffs[name] = arrange(array, form.name, prep.decls[name].shape, prep.wrt.shape,
-                              prep.keep_x)
-    value = _float_form(alg, form, values, sizes, diffs, expected)
-    return _relative(value, expected)
-
-
-HESSIAN_STEP = 1e-2  # first relative step of the differences of gradients
-HESSIAN_AGREE = 1e-10  # two successive estimates this close (relative) end the search
-
-
-def _numeric_hessian(prep, sizes, alg, values) -> np.ndarray:
-    """The Hessian as the derivative of the gradient: the gradient by complex step (exact
-    to rounding), its derivative along each entry by central differences of steps h and
-    h/2 combined by Richardson extrapolation (error of order h⁴), h divided by 4 until two
-    successive estimates agree (wide magnitudes: an eigenvalue of 10⁻³ next to entries of
-    10³). Ordered as vec(X)."""
-    f = _numeric_function(prep, values, {}, alg, sizes)
-    x0 = values[prep.identity.wrt]
-    xr, xc = x0.shape
-    scale = max(float(np.max(np.abs(x0))), 1e-300)
-
-    def gradient(x):
-        return numeric.jacobian(f, x)[0, 0].reshape(-1, order="F")
-
-    def central(i, j, step):
-        e = np.zeros((xr, xc))
-        e[i, j] = step
-        return (gradient(x0 + e) - gradient(x0 - e)) / (2 * step)
-
-    H = np.empty((xr * xc, xr * xc))
-    for q in range(xr * xc):
-        i, j = q % xr, q // xr
-        h = HESSIAN_STEP * max(abs(float(x0[i, j])), 1e-3 * scale)
-        previous, best, gap = None, None, np.inf
-        for _ in range(10):
-            estimate = (4 * central(i, j, h / 2) - central(i, j, h)) / 3
-            h /= 4
-            if not np.all(np.isfinite(estimate)):
-                continue
-            if previous is not None:
-                change = np.max(np.abs(estimate - previous)) / max(
-                    1.0, float(np.max(np.abs(estimate))))
-                if change < gap:  # the pair that agrees best: truncation error has
-                    best, gap = estimate, change  # fallen, rounding not yet grown
-                elif change > 16 * gap:
-                    break
-                if change <= HESSIAN_AGREE:
-                    break
-            previous = estimate
-        H[:, q] = best if best is not None else np.nan
-    if not np.all(np.isfinite(H)):
-        raise DomainError("the second derivative is not finite")
-    return H
-
-
-def _relative(value, expected) -> float:
-    if not np.all(np.isfinite(value)):
-        raise DomainError("a form is not finite")
-    return numeric.relative_error(value, expected)
-
-
-def _float_form(alg, form, values, sizes, diffs, expected, differentials=None):
-    if form.zero:
-        return np.zeros(expected.shape)
-    try:
-        ev = Evaluator(alg, values, sizes, {k: v for k, v in diffs.items() if v is not None},
-                       differentials)
-        return np.asarray(ev(form.tree), dtype=float)
-    except (np.linalg.LinAlgError, ZeroDivisionError):
-        raise DomainError("a form is undefined") from None
-
-
-def numeric_check(prep: Prepared, forms, sizes: dict, seed: int,
-                  flip: bool = False) -> tuple[dict, int]:
-    """Worst relative error per form over NUMERIC_POINTS usable points.
-
-    After a point that overflows or leaves the domain, the next is drawn at a narrower
-    spread of magnitudes; DomainError when no point in EXACT_TRIES is usable."""
-    rng = np.random.default_rng(seed)
-    generic = {name: np.concatenate([rng.uniform(-1, 1, 1), rng.choice([-1, 1], 2)
-                                     * rng.uniform(0.5, 2, 2), rng.uniform(0.5, 1.5, 1),
-                                     rng.uniform(-1, 1, 1)])
-               for name, d in prep.decls.items() if d.kind == "function"}
-    alg = numeric.NumpyAlgebra(generic)
-    worst: dict = {}
-    points, level, last = 0, 0, ""
-    for _ in range(EXACT_TRIES):
-        try:
-            errors = _numeric_at(prep, sizes, alg, rng, forms, level, flip != (points % 2 == 1))
-        except KinkError as exc:
-            last = str(exc)
-            continue
-        except DomainError as exc:
-            level, last = level + 1, str(exc)
-            continue
-        points += 1
-        for name, error in errors.items():
-            worst[name] = max(worst.get(name, 0.0), error)
-        if points == NUMERIC_POINTS:
-            break
-    if not points:
-        raise DomainError(last or "no usable point")
-    return worst, points
 
 
 # ---------------------------------------------------------------- one identity
@@ -612,24 +236,24 @@ def _check_values(prep: Prepared, forms, verdict: Verdict) -> None:
         verdict.failures.append(("E210", CODES["E210"].format(detail=costly), "of"))
         return
     points = 1 if bound.covered else 3
-    for index, sizes in enumerate(exact_sizes):
-        try:
-            found = exact_check(prep, forms, sizes, seed + index, points, flip=index % 2 == 1)
-        except DomainError as exc:
-            _no_point(verdict, sizes, exc)
-            return
-        _record(verdict, "exact", sizes, points, {k: v[1] for k, v in found.items()})
-        _judge_exact(forms, verdict, sizes, found, prep.identity.wrt)
-    for index, sizes in enumerate(numeric_sizes):
-        try:
-            numbers, count = numeric_check(prep, forms, sizes, seed + 100 + index,
-                                           flip=index % 2 == 0)
-        except DomainError as exc:
-            _no_point(verdict, sizes, exc)
-            return
-        verdict.points += count
-        _record(verdict, "numeric", sizes, count, numbers)
-        _judge_numeric(forms, verdict, sizes, numbers)
+    for check, sizes_list, seed_base, odd in (("exact", exact_sizes, seed, True),
+                                              ("numeric", numeric_sizes, seed + 100, False)):
+        for index, sizes in enumerate(sizes_list):
+            try:
+                if check == "exact":
+                    found, count = exact_check(prep, forms, sizes, seed_base + index, points,
+                                               flip=(index % 2 == 1) == odd)
+                else:
+                    errors, count = numeric_check(prep, forms, sizes, seed_base + index,
+                                                  flip=(index % 2 == 1) == odd)
+                    found = {k: (e <= NUMERIC_TOLERANCE, e) for k, e in errors.items()}
+            except DomainError as exc:
+                _no_point(verdict, sizes, exc)
+                return
+            if check == "numeric":
+                verdict.points += count
+            _record(verdict, check, sizes, count, {k: v[1] for k, v in found.items()})
+            _judge(check, forms, verdict, sizes, found, prep.identity.wrt)
     verdict.exact = (f"{exact.PRECISION}-bit arithmetic (about 77 digits)"
                      if _transcendental(prep, forms) else "rational arithmetic")
     verdict.max_error = max([r["numeric_error"] or 0.0 for r in verdict.forms.values()
@@ -667,9 +291,16 @@ def _finite(error) -> float:
     return error
 
 
-def _judge_exact(forms, verdict: Verdict, sizes: dict, exact: dict, wrt: str) -> None:
+JUDGED = {"exact": ("exact_error", "E402"), "numeric": ("numeric_error", "E403")}
+
+
+def _judge(check: str, forms, verdict: Verdict, sizes: dict, found: dict, wrt: str) -> None:
+    """Each form's worst (equal, error) at one assignment onto the verdict: the first
+    failure of a form is recorded (E402 exact, E403 numeric, E407 not linear, E408 a form
+    undefined where `of` is defined), the largest error kept."""
+    key, code = JUDGED[check]
     for form in forms:
-        equal, error = exact[form.name]
+        equal, error = found[form.name]
         error = _finite(error)
         record = verdict.forms[form.name]
         if error == NOT_LINEAR:
@@ -680,17 +311,9 @@ def _judge_exact(forms, verdict: Verdict, sizes: dict, exact: dict, wrt: str) ->
             if record["ok"]:
                 _fail(verdict, form, "E408", sizes=_label(sizes))
             continue
-        record["exact_error"] = max(record["exact_error"] or 0.0, error)
+        record[key] = max(record[key] or 0.0, error)
         if not equal and record["ok"]:
-            _fail(verdict, form, "E402", sizes=_label(sizes), error=error)
-
-
-def _judge_numeric(forms, verdict: Verdict, sizes: dict, numbers: dict) -> None:
-    for form in forms:
-        record = verdict.forms[form.name]
-        record["numeric_error"] = max(record["numeric_error"] or 0.0, numbers[form.name])
-        if numbers[form.name] > NUMERIC_TOLERANCE and record["ok"]:
-            _fail(verdict, form, "E403", sizes=_label(sizes), error=numbers[form.name])
+            _fail(verdict, form, code, sizes=_label(sizes), error=error)
 
 
 def _transcendental(prep: Prepared, forms) -> bool:
@@ -727,7 +350,7 @@ def _conclude(prep: Prepared, verdict: Verdict) -> None:
 CHECKING_CODE = ("errors.py", "resources.py", "catalog/schema.py", "catalog/load.py",
                  "lang/expr.py", "lang/shapes.py", "lang/forms.py", "check/budget.py",
                  "check/evaluate.py",
-                 "check/exact.py", "check/numeric.py", "check/opinion.py",
+                 "check/exact.py", "check/numeric.py", "check/opinion.py", "check/sampling.py",
                  "check/sizerule.py", "check/verify.py")
 
 

@@ -234,8 +234,9 @@ class _Names:
         return "(" + ", ".join(self.dim(d) for d in dims) + ")"
 
 
-class _Code:
-    """One expression tree -> NumPy source text (values are 2-D arrays)."""
+class _Code(E.Visitor):
+    """One expression tree -> NumPy source text (values are 2-D arrays). Each node's
+    method returns (text, precedence) on the one table of lang/expr."""
 
     def __init__(self, prep: Prepared, names: _Names, layout: str | None, need: set):
         self.prep = prep
@@ -255,35 +256,35 @@ class _Code:
         return shape is not None and S.is_scalar(shape)
 
     def __call__(self, node, outer: int = 0) -> str:
-        text, prec = self._node(node)
+        text, prec = self.visit(node)
         return f"({text})" if prec < outer else text
 
-    def _node(self, node):  # (text, precedence): + - 1, * @ / 2, unary 3, ** 4, atom 5
-        if isinstance(node, E.Num):
-            v = node.value
-            return (str(v.numerator) if v.denominator == 1 else repr(float(v))), 5
-        if isinstance(node, E.Sym | E.Size):
-            return self.names(node.name), 5
-        if isinstance(node, E.Const):
-            return {"pi": "np.pi"}[node.name], 5
-        if isinstance(node, E.Differential):
-            return self.names.diff(node.name), 5
-        if isinstance(node, E.DiffOf):
-            return self._diff_of(node), 5
-        if isinstance(node, E.Neg):
-            return "-" + self(node.arg, E.NEG), E.NEG
-        if isinstance(node, E.Transpose):
-            return self(node.arg, 5) + ".T", 5
-        if isinstance(node, E.Apply):
-            head = self.names(node.fn) + ("_prime" if node.order else "")
-            return f"{head}({self(node.arg)})", 5
-        if isinstance(node, E.Call):
-            return self._call(node), 5
-        if isinstance(node, E.Bin):
-            return self._bin(node)
-        raise TypeError(type(node).__name__)
+    def _Num(self, node):
+        v = node.value
+        return (str(v.numerator) if v.denominator == 1 else repr(float(v))), E.ATOM
 
-    def _bin(self, node):
+    def _Sym(self, node):
+        return self.names(node.name), E.ATOM
+
+    _Size = _Sym
+
+    def _Const(self, node):
+        return {"pi": "np.pi"}[node.name], E.ATOM
+
+    def _Differential(self, node):
+        return self.names.diff(node.name), E.ATOM
+
+    def _Neg(self, node):
+        return "-" + self(node.arg, E.NEG), E.NEG
+
+    def _Transpose(self, node):
+        return self(node.arg, E.ATOM) + ".T", E.ATOM
+
+    def _Apply(self, node):
+        head = self.names(node.fn) + ("_prime" if node.order else "")
+        return f"{head}({self(node.arg)})", E.ATOM
+
+    def _Bin(self, node):
         op = node.op
         if op == "**":
             k = S.integer_exponent(node.right)
@@ -299,26 +300,27 @@ class _Code:
         right = prec + 1 if op in ("-", "/", "*", "@") else prec
         return f"{self(node.left, prec)} {op} {self(node.right, right)}", prec
 
-    def _call(self, node) -> str:
+    def _Call(self, node):
         fn, args = node.fn, node.args
         if fn == "eye":
-            return f"np.eye({self(args[0])})"
+            return f"np.eye({self(args[0])})", E.ATOM
         if fn in ("ones", "zeros"):
             dims = [self(a) for a in args] + (["1"] if len(args) == 1 else [])
-            return f"np.{fn}(({', '.join(dims)}))"
+            return f"np.{fn}(({', '.join(dims)}))", E.ATOM
         self.need.add(fn)
-        return f"{fn}({', '.join(self(a) for a in args)})"
+        return f"{fn}({', '.join(self(a) for a in args)})", E.ATOM
 
-    def _diff_of(self, node) -> str:
+    def _DiffOf(self, node):
         prep = self.prep
         array = self.names(node.name) + "_D"
         if self.layout in ("vec", "vec_denominator"):
-            return f"vec_jacobian({array})" + (".T" if self.layout == "vec_denominator" else "")
+            tail = ".T" if self.layout == "vec_denominator" else ""
+            return f"vec_jacobian({array})" + tail, E.ATOM
         wrt = prep.decls[node.wrt]
         shape = S.layout_shape(prep.decls[node.name].shape, wrt.shape, "numerator",
                                wrt.kind == "matrix")
         text = f"numerator({array}, {self.names.dims(shape)})"
-        return text + ".T" if self.layout == "denominator" else text
+        return (text + ".T" if self.layout == "denominator" else text), E.ATOM
 
 
 def _draw(decl, names: _Names, need: set) -> str:
@@ -391,7 +393,8 @@ def _erratum_sizes(prep: Prepared, assignments: list[dict], verdict=None) -> dic
     read from the verdict's evidence when there is one (the build never checks twice),
     else found by running the numeric check (a derivation shown on its own)."""
     from matderiv.check.evaluate import DomainError
-    from matderiv.check.verify import NUMERIC_TOLERANCE, numeric_check, seed_of
+    from matderiv.check.sampling import NUMERIC_TOLERANCE, numeric_check
+    from matderiv.check.verify import seed_of
 
     if verdict is not None and verdict.evidence:
         for step in verdict.evidence:

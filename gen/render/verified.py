@@ -4,7 +4,7 @@ The site's page "What verified means" (templates/site/verified.md.j2) and the pa
 that each PDF prints (gen/render/pdf.py) are written from `facts()`: the caps and floors
 of the size rule (check/sizerule.py), the points and working precision of the exact check
 (check/exact.py), the points of the numeric check (check/numeric.py), its tolerance and
-point counts (check/verify.py), and the degree bounds that the size rule computes for a few
+point counts (check/sampling.py), and the degree bounds that the size rule computes for a few
 example claims. A changed constant changes the page and the PDFs; nothing here is a copy.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from matderiv.catalog.load import Identity
-from matderiv.check import exact, numeric, sizerule, verify
+from matderiv.check import exact, numeric, sampling, sizerule
 from matderiv.errors import CODES
 from matderiv.lang.forms import prepare
 
@@ -157,10 +157,10 @@ def facts() -> dict:
         "digits": math.floor(exact.PRECISION * math.log10(2)),
         "exact_tolerance": f"{float(exact.TOLERANCE):.0e}",
         "exact_tolerance_tex": sci(float(exact.TOLERANCE)),
-        "exact_tries": verify.EXACT_TRIES,
-        "numeric_tolerance": f"{verify.NUMERIC_TOLERANCE:.0e}",
-        "numeric_tolerance_tex": sci(verify.NUMERIC_TOLERANCE),
-        "numeric_points": verify.NUMERIC_POINTS,
+        "exact_tries": sampling.TRIES,
+        "numeric_tolerance": f"{sampling.NUMERIC_TOLERANCE:.0e}",
+        "numeric_tolerance_tex": sci(sampling.NUMERIC_TOLERANCE),
+        "numeric_points": sampling.NUMERIC_POINTS,
         "spread_low_tex": sci(10 ** -spread), "spread_high_tex": sci(10 ** spread),
         "max_cond": f"{numeric.MAX_COND:g}",
         "step_tex": sci(numeric.STEP_COMPLEX),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpfr
 from matderiv.check import exact as derive
-from matderiv.check import numeric, sizerule, verify
+from matderiv.check import numeric, sampling, sizerule
 from matderiv.render.site import HANDWRITTEN, build_site, generate_sources
 from matderiv.render.verified import point_mass, value_count
 from matderiv.resources import REPO
@@ -44,8 +44,8 @@ def test_page_states_the_theorem_rules_and_constants_read_from_the_code(sample_d
     assert f"{derive.PRECISION}-bit floating point (about 77 digits)" in page
     assert "10^{-55}" in tex and "10^{-6}" in tex and "10^{-30}" in tex
     assert "10^{-3} \\ldots 10^{3}" in tex and f"at most {numeric.MAX_COND:g}" in page
-    assert f"{verify.NUMERIC_POINTS} usable points per assignment" in page
-    assert f"up to {verify.EXACT_TRIES} times" in page
+    assert f"{sampling.NUMERIC_POINTS} usable points per assignment" in page
+    assert f"up to {sampling.TRIES} times" in page
     assert "1 \\le p \\le 10^{6}" in tex and "0 \\le k \\le 20" in tex
     assert "S = 2.2 \\cdot 10^{7}" in tex  # the dyadic values of Schwartz–Zippel
     assert "d/2{,}100{,}000" in tex and "1/1{,}050{,}000" in tex
@@ -78,7 +78,7 @@ def test_a_changed_constant_changes_the_page(sample_doc, monkeypatch):
     monkeypatch.setattr(sizerule, "NUMERIC_FLOOR", 5)
     monkeypatch.setattr(derive, "TOLERANCE", mpfr("1e-50"))
     monkeypatch.setattr(derive, "LEVELS", ((1000, 10), (100, 6)))
-    monkeypatch.setattr(verify, "NUMERIC_TOLERANCE", 1e-7)
+    monkeypatch.setattr(sampling, "NUMERIC_TOLERANCE", 1e-7)
     monkeypatch.setattr(numeric, "SPREAD", 2.0)
     page, tex, _ = _page(sample_doc)
     assert "**7**" in page and "**8**" not in page
