@@ -447,12 +447,13 @@ _PRECEDENCE = PRECEDENCE
 
 def to_text(node) -> str:
     """The tree back as catalog syntax (used for derived forms)."""
-    return _Text().visit(node, 0)
+    return TextPrinter().visit(node, 0)
 
 
-class _Text(Visitor):
+class TextPrinter(Visitor):
     """Catalog syntax; `outer` is the precedence of the context (parentheses when the
-    node binds less tightly)."""
+    node binds less tightly). Other plain-text spellings (render/search) subclass it and
+    override the kinds they write differently."""
 
     def _Num(self, node, outer):
         v = node.value

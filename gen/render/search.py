@@ -191,7 +191,7 @@ def parse(rec: dict):
         return None
 
 
-class _Speller(E.Visitor):
+class _Speller(E.TextPrinter):
     """One way of writing formulas: marks for transpose, inverse, power, product. Each
     node's method gets `outer`, the precedence of its context (lang/expr's one table;
     Kronecker and Hadamard products written infix bind like a product here)."""
@@ -208,14 +208,6 @@ class _Speller(E.Visitor):
         v = node.value
         return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
 
-    def _Sym(self, node, outer):
-        return node.name
-
-    _Size = _Const = _Sym
-
-    def _Differential(self, node, outer):
-        return "d" + node.name
-
     def _DiffOf(self, node, outer):
         return f"d{node.name}/d{node.wrt}"
 
@@ -224,10 +216,6 @@ class _Speller(E.Visitor):
 
     def _Transpose(self, node, outer):
         return self._post(node.arg, self.t)
-
-    def _Neg(self, node, outer):
-        text = "-" + self(node.arg, E.NEG)
-        return f"({text})" if outer > E.NEG else text
 
     def _Bin(self, node, outer):
         prec = E.PRECEDENCE[node.op]
