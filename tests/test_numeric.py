@@ -143,6 +143,7 @@ def test_single_threaded_blas_changes_no_product():
     rng = np.random.default_rng(4)
     a, b = rng.standard_normal((150, 140)), rng.standard_normal((140, 160))
     before = a @ b
+    assert N._blas_threads_set  # asked for at import, before any worker is forked
     assert N.single_threaded_blas() in (True, False)
     N.NumpyAlgebra({})  # asks again: harmless
     assert np.array_equal(a @ b, before)

@@ -227,6 +227,13 @@ def single_threaded_blas() -> bool:
     return False
 
 
+# At import: the process that forks the workers imports this module first, so every worker
+# starts with one thread instead of setting it after the fork, when OpenBLAS has already
+# been re-initialised for two (measured: 61 identities, one forked worker each, 6.5-7.5 s
+# of CPU with the setting made in each worker, 4.0-4.1 s with it inherited).
+single_threaded_blas()
+
+
 class NumpyAlgebra:
     """Evaluator backend on 2-D NumPy arrays (real or complex)."""
 
