@@ -197,13 +197,15 @@ def _unshaped_claims(prep: Prepared, forms: dict, verdict):
 _TITLE_WORD = re.compile(r"\S+")
 _MATHY = re.compile(r"[ᵀ⁻¹²³⁴^()|+−*/=]")
 _HYPHENATED = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)+")
-_SUPER = {"ᵀ": "'T", "⁻¹": "'I", "²": "^2", "³": "^3", "⁴": "^4", "^T": "'T", "^{-1}": "'I",
-          "^-1": "'I", "−": "-", "_F": ""}
+# inverse transpose first, read as the inverse of the transpose: (Xᵀ)⁻¹
+_SUPER = {"⁻ᵀ": "'T'I", "^-T": "'T'I", "^{-T}": "'T'I", "ᵀ": "'T", "⁻¹": "'I", "²": "^2",
+          "³": "^3", "⁴": "^4", "^T": "'T", "^{-1}": "'I", "^-1": "'I", "−": "-", "_F": ""}
 _BINARY = ("+", "-", "*", "/")
 # capitalised words a title may start with, which declared letters could spell
 _ENGLISH = {"an", "as", "at", "by", "if", "in", "is", "it", "of", "on", "or", "so", "to",
             "up", "we", "and", "are", "for", "its", "the", "two", "via", "with"}
-_TOKEN = re.compile(r"\|\||'T|'I|\^\d|[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?|[-+*/()]|\s+")
+_TOKEN = re.compile(r"\|\||'T|'I|\^-?\d|\^[a-z](?![A-Za-z])|[A-Za-z][A-Za-z0-9]*|\d+(?:\.\d+)?"
+                    r"|[-+*/()]|\s+")
 
 
 def title_parts(title: str, prep: Prepared) -> list[dict]:
@@ -240,16 +242,42 @@ def title_parts(title: str, prep: Prepared) -> list[dict]:
         spans.append(current)
     parts, at = [], 0
     for start, end in spans:
-        formula = _title_formula(title[start:end], prep)
+        formula, stop = None, end
+        # the longest run of whole words that parses (`X Xᵀ X` of `X Xᵀ X (Newton-Schulz
+        # step)`), when what is left after it cannot have been part of the formula
+        for stop in sorted({e for _, e in words if start < e < end} | {end}, reverse=True):
+            if stop == end or _clean_cut(title[stop:end], prep):
+                formula = _title_formula(title[start:stop], prep)
+                if formula is not None:
+                    break
         if formula is None:
             continue
         if start > at:
             parts.append({"text": title[at:start]})
         parts.append({"math": formula[0], "text": formula[1]})
-        at = end
+        at = stop
     if at < len(title):
         parts.append({"text": title[at:]})
     return parts
+
+
+def _clean_cut(rest: str, prep: Prepared) -> bool:
+    """What follows a formula cut short is words, not the rest of the formula: a word that
+    is neither a symbol nor a function (`by the weights`, `for an integer k`), or a
+    parenthesised phrase (`(bias broadcast)`, `(the adjugate)`, `(Newton-Schulz step)`)."""
+    from matderiv.catalog.schema import FUNCTIONS
+
+    rest = rest.lstrip()
+    if rest.startswith("("):
+        m = re.match(r"\((?:(?:a|an|the) )?([A-Za-z][A-Za-z-]+)", rest)
+        return bool(m) and (m.group(1).islower() or "-" in m.group(1)) and not all(
+            c in prep.decls for c in m.group(1))
+    m = re.match(r"[A-Za-z][A-Za-z-]*", rest)
+    if not m or m.group() in FUNCTIONS or m.group() in prep.decls:
+        return False
+    word = m.group()
+    return word.lower() in _ENGLISH or (word.islower() and len(word) >= 4) or not all(
+        c in prep.decls for c in word)
 
 
 def _function_word(word: str, prep: Prepared) -> bool:

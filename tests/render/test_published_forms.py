@@ -219,6 +219,17 @@ def _shown(parts: list[dict]) -> str:
     # `norm` as a noun before a parenthesised formula
     ("Fourth power of the norm (xᵀx)²", {"x": "vector n"}, "(x.T*x)**2", "x",
      "Fourth power of the norm [(xᵀx)²]"),
+    # a parenthesised phrase after the formula is words; the formula before it is math
+    ("X X^T X (Newton-Schulz step)", {"X": "matrix n n"}, "X*X.T*X", "X",
+     "[XXᵀX] (Newton-Schulz step)"),
+    ("Inverse of the transpose, X^-T", {"X": "matrix n n"}, "inv(X.T)", "X",
+     "Inverse of the transpose, [(Xᵀ)⁻¹]"),
+    ("Trace of the k-th power, tr(X^k), for an integer k", {"X": "matrix n n", "k": "integer"},
+     "tr(X**k)", "X", "Trace of the k-th power, [tr(Xᵏ)], for an integer k"),
+    # ... but not when what follows continues the formula (a function, a symbol)
+    ("Output V^T softmax(K q/√d) by K", {"V": "matrix p m", "K": "matrix p n",
+                                          "q": "vector n"}, "V.T*softmax(K*q)", "K",
+     "Output V^T softmax(K q/√d) by [K]"),
 ])
 def test_title_parts_keep_every_word_and_read_plainly(title, symbols, of, wrt, shown):
     """Each formula of a title is math with its plain Unicode reading (`text`, from the
