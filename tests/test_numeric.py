@@ -156,3 +156,30 @@ def test_single_threaded_blas_still_rejects_a_wrong_vec_form(tmp_path):
     sizes = {"m": 10, "n": 12, "p": 11, "q": 12}
     assert _vec_errors(tmp_path, "kron(B.T, A)", sizes) < 1e-12
     assert _vec_errors(tmp_path, "kron(B.T, A)*commutation(n, p)", sizes) > 1e-2
+
+
+def test_complex_step_points_are_the_definition():
+    """jacobian steps from one complex copy of x0: each point it passes to f is, bit for
+    bit, x0 + 1j·h·e_kl as the definition writes it (a signed zero in x0 included)."""
+    x0 = np.array([[0.3, -0.0, 2.5], [-1e-300, 7.0, 0.0]])
+    seen = []
+    N.jacobian(lambda x: (seen.append(x.copy()), x @ x.T)[1], x0)
+    steps = seen[1:]
+    assert len(steps) == x0.size
+    for (k, l), x in zip(np.ndindex(*x0.shape), steps):
+        e = np.zeros(x0.shape)
+        e[k, l] = 1.0
+        want = x0 + 1j * N.STEP_COMPLEX * e
+        assert x.tobytes() == want.tobytes()
+
+
+def test_call_table_keeps_every_function():
+    alg = N.NumpyAlgebra({})
+    a = np.array([[2.0, 1.0], [1.0, 3.0]])
+    assert alg.call("tr", [a]).tolist() == [[5.0]]
+    assert np.isclose(alg.call("det", [a])[0, 0], 5.0)
+    assert alg.call("hadamard", [a, a]).tolist() == (a * a).tolist()
+    assert alg.call("hadamard_pow", [a, np.array([[2.0]])]).tolist() == (a ** 2).tolist()
+    assert np.allclose(alg.call("inv", [a]) @ a, np.eye(2))
+    with pytest.raises(ValueError):
+        alg.call("no-such-function", [a])

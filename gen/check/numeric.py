@@ -8,6 +8,7 @@ shared but the tree walker.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 
 import numpy as np
@@ -234,6 +235,42 @@ def single_threaded_blas() -> bool:
 single_threaded_blas()
 
 
+@functools.lru_cache(maxsize=1024)
+def _float(value) -> float:
+    """A literal (a Fraction) as a float, once per literal."""
+    return float(value)
+
+
+def _softmax_rows(a):
+    e = np.exp(a - a.real.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# The functions of NumpyAlgebra.call other than the elementwise ones, by name: each takes
+# the first argument and the list of all of them
+CALLS = {
+    "tr": lambda a, args: np.array([[np.trace(a)]]),
+    "det": lambda a, args: np.array([[np.linalg.det(a)]]),
+    "inv": lambda a, args: np.linalg.inv(a),
+    "softmax": lambda a, args: _softmax_vector(a),
+    "softmax_rows": lambda a, args: _softmax_rows(a),
+    "log_softmax": lambda a, args: a - _logsumexp(a),
+    "logsumexp": lambda a, args: np.array([[_logsumexp(a)]]),
+    "sum": lambda a, args: np.array([[np.sum(a)]]),
+    "mean": lambda a, args: np.array([[np.mean(a)]]),
+    "norm": lambda a, args: np.array([[np.sqrt(np.sum(a * a))]]),
+    "kron": lambda a, args: np.kron(a, args[1]),
+    "hadamard": lambda a, args: a * args[1],
+    "diag": lambda a, args: np.diag(a[:, 0]) if a.shape[1] == 1 else np.diag(a).reshape(-1, 1),
+    "vec": lambda a, args: a.reshape(-1, 1, order="F"),
+    "hadamard_pow": lambda a, args: a ** args[1][0, 0],
+    "hadamard_div": lambda a, args: a / args[1],
+    "expm": lambda a, args: expm(a),
+    "logm": lambda a, args: logm(a),
+    "pinv": lambda a, args: pinv(a),
+}
+
+
 class NumpyAlgebra:
     """Evaluator backend on 2-D NumPy arrays (real or complex)."""
 
@@ -242,7 +279,7 @@ class NumpyAlgebra:
         single_threaded_blas()
 
     def const(self, value):
-        return np.array([[float(value)]])
+        return np.array([[_float(value)]])
 
     def neg(self, a):
         return -a
@@ -288,42 +325,10 @@ class NumpyAlgebra:
         a = args[0]
         if fn in ELEMENTWISE:
             return NP_FUNCTIONS[fn](a)
-        if fn == "tr":
-            return np.array([[np.trace(a)]])
-        if fn == "det":
-            return np.array([[np.linalg.det(a)]])
-        if fn == "inv":
-            return np.linalg.inv(a)
-        if fn == "softmax":
-            return _softmax_vector(a)
-        if fn == "softmax_rows":
-            e = np.exp(a - a.real.max(axis=1, keepdims=True))
-            return e / e.sum(axis=1, keepdims=True)
-        if fn == "log_softmax":
-            return a - _logsumexp(a)
-        if fn == "logsumexp":
-            return np.array([[_logsumexp(a)]])
-        if fn == "sum":
-            return np.array([[np.sum(a)]])
-        if fn == "mean":
-            return np.array([[np.mean(a)]])
-        if fn == "norm":
-            return np.array([[np.sqrt(np.sum(a * a))]])
-        if fn == "kron":
-            return np.kron(a, args[1])
-        if fn == "hadamard":
-            return a * args[1]
-        if fn == "diag":
-            return np.diag(a[:, 0]) if a.shape[1] == 1 else np.diag(a).reshape(-1, 1)
-        if fn == "vec":
-            return a.reshape(-1, 1, order="F")
-        if fn == "hadamard_pow":
-            return a ** args[1][0, 0]
-        if fn == "hadamard_div":
-            return a / args[1]
-        if fn in ("expm", "logm", "pinv"):
-            return {"expm": expm, "logm": logm, "pinv": pinv}[fn](a)
-        raise ValueError(fn)
+        rule = CALLS.get(fn)
+        if rule is None:
+            raise ValueError(fn)
+        return rule(a, args)
 
     def commutation(self, m, n):
         return commutation(m, n)
@@ -425,11 +430,14 @@ def jacobian(f, x0: np.ndarray) -> np.ndarray:
     rows, cols = x0.shape
     y0 = f(x0)
     out = np.empty((*y0.shape, rows, cols))
+    # x0 + 1j·h·e_kl entry by entry: x0 + (0 + 0i) off (k, l), x0 + (0 + hi) at it, built
+    # from one complex copy of x0 instead of a unit matrix and two array operations a step
+    base, step = x0 + 0j, 1j * STEP_COMPLEX
     for k in range(rows):
         for l in range(cols):
-            e = np.zeros((rows, cols))
-            e[k, l] = 1.0
-            out[:, :, k, l] = f(x0 + 1j * STEP_COMPLEX * e).imag / STEP_COMPLEX
+            x = base.copy()
+            x[k, l] += step
+            out[:, :, k, l] = f(x).imag / STEP_COMPLEX
     return out
 
 
