@@ -183,3 +183,35 @@ def test_call_table_keeps_every_function():
     assert np.allclose(alg.call("inv", [a]) @ a, np.eye(2))
     with pytest.raises(ValueError):
         alg.call("no-such-function", [a])
+
+
+# ---------------------------------------------------------------- the Evaluator's table
+
+
+def test_evaluator_table_finds_the_visitors_rules():
+    """The Evaluator dispatches through a table from node class to rule: the same value as
+    the Visitor's lookup by name, the rules of a subclass its own, and a kind with no rule
+    the Visitor's error."""
+    from fractions import Fraction
+
+    from matderiv.check.evaluate import Evaluator
+    from matderiv.lang import expr as E
+
+    a = np.array([[1.0, 2.0], [3.0, 4.0]])
+    tree = E.Bin("-", E.Call("tr", (E.Bin("*", E.Sym("A"), E.Transpose(E.Sym("A"))),)),
+                 E.Neg(E.Num(Fraction(3, 2))))
+    ev = Evaluator(N.NumpyAlgebra({}), {"A": a}, {})
+    assert ev(tree).tolist() == ev.visit(tree).tolist() == [[np.trace(a @ a.T) + 1.5]]
+
+    class Doubled(Evaluator):
+        def _Num(self, node):
+            return self.alg.const(2 * node.value)
+
+    assert Doubled(N.NumpyAlgebra({}), {"A": a}, {})(tree).tolist() == [[np.trace(a @ a.T) + 3]]
+    assert ev(tree).tolist() == [[np.trace(a @ a.T) + 1.5]]  # the base class keeps its own
+
+    class Unknown:
+        pass
+
+    with pytest.raises(TypeError, match="no rule for Unknown"):
+        ev(Unknown())
