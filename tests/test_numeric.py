@@ -215,3 +215,15 @@ def test_evaluator_table_finds_the_visitors_rules():
 
     with pytest.raises(TypeError, match="no rule for Unknown"):
         ev(Unknown())
+
+
+def test_the_verifier_loads_numpy_random_before_any_worker_forks():
+    """NumPy 2 loads numpy.random on first use (10-20 ms); numeric imports it, so the
+    process that forks the workers has it and no worker loads it again."""
+    import subprocess
+    import sys
+
+    code = "import sys, matderiv.check.verify; print('numpy.random' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "True"

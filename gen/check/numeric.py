@@ -12,6 +12,7 @@ import functools
 import math
 
 import numpy as np
+import numpy.random  # noqa: F401 - NumPy 2 loads it on first use: in every forked worker
 from matderiv.catalog.schema import ELEMENTWISE
 from matderiv.check.evaluate import DomainError, KinkError
 
