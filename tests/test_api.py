@@ -84,3 +84,12 @@ def test_the_page_has_examples():
 def test_the_page_examples_run(index):
     block = _blocks()[index]
     exec(compile(block, f"{PAGE.name} block {index + 1}", "exec"), {})  # noqa: S102
+
+
+def test_derivation_latex_parenthesises_the_left_side_by_precedence():
+    """The derivation's LaTeX uses the same left-hand side as the site and the PDFs:
+    ∂ log det X/∂X bare, ∂(xᵀAx)/∂x parenthesised."""
+    bare = matderiv.derive("log(det(X))", wrt="X", symbols="X: matrix n n").latex()
+    assert r"\frac{\partial \log \det" in bare and r"\partial \left(" not in bare
+    product = matderiv.derive("x.T*A*x", wrt="x", symbols="x: vector n; A: matrix n n").latex()
+    assert r"\frac{\partial \left(" in product

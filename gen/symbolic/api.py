@@ -75,13 +75,14 @@ class Result:
 
     def latex(self, steps: bool = False) -> str:
         tex = Printer(self.decls)
-        of_tex = tex(E.parse(self.of, _ctx_for(self)))
+        of_tex, of_prec = tex.tex(E.parse(self.of, _ctx_for(self)))
         wrt_tex = tex(E.Sym(self.wrt))
+        matrix = self.decls[self.wrt].kind == "matrix"
         rows = []
         for name in LAYOUT_ORDER:
             if name in self.trees:
-                rows.append(rf"{lhs(of_tex, wrt_tex, name)} &= {tex(self.trees[name])}"
-                            rf" && \text{{({name})}}")
+                left = lhs(of_tex, wrt_tex, name, matrix, of_prec)
+                rows.append(rf"{left} &= {tex(self.trees[name])} && \text{{({name})}}")
         body = "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
         if steps:
             body += "\n" + self.steps.latex(self.decls)
