@@ -106,3 +106,23 @@ def shape(node):
     if isinstance(node, E.Apply): return 6
 '''
     assert isinstance_walkers(probe) == ["shape tests 7 kinds"]
+
+
+def test_each_walker_class_keeps_its_own_rules():
+    """Rules are looked up once per walker class: a subclass that overrides a rule uses
+    its own even after the base class has met that kind, and the base keeps its own."""
+
+    class Base(E.Visitor):
+        def _Num(self, node):
+            return "base"
+
+    class Child(Base):
+        def _Num(self, node):
+            return "child"
+
+    one = E.Num(E.Fraction(1))
+    assert Base().visit(one) == "base"
+    assert Child().visit(one) == "child"
+    assert Base().visit(one) == "base"
+    with pytest.raises(TypeError, match="Child has no rule for Sym"):
+        Child().visit(E.Sym("X"))

@@ -382,13 +382,26 @@ class Visitor:
     method named after the node's class (`_Bin`, `_Call`, ...) with the node and any
     context the walker carries down (a precedence, a pending transpose). A walker
     subclasses this and writes one method a kind of node (aliases such as
-    `_Size = _Num` share one); a kind it forgot is reported by name, never skipped."""
+    `_Size = _Num` share one); a kind it forgot is reported by name, never skipped.
+    The rule for a kind is looked up by name once per walker class and kept (the
+    numeric check walks trees millions of times): rules are the class's methods, not
+    replaced after the class is first used."""
+
+    _rules: dict = {}  # node class -> rule, per walker class (found once by name)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._rules = {}
 
     def visit(self, node, *context):
-        method = getattr(self, "_" + type(node).__name__, None)
-        if method is None:
-            raise TypeError(f"{type(self).__name__} has no rule for {type(node).__name__}")
-        return method(node, *context)
+        rules = type(self)._rules
+        rule = rules.get(type(node))
+        if rule is None:
+            rule = getattr(type(self), "_" + type(node).__name__, None)
+            if rule is None:
+                raise TypeError(f"{type(self).__name__} has no rule for {type(node).__name__}")
+            rules[type(node)] = rule
+        return rule(self, node, *context)
 
 
 class Transformer(Visitor):
