@@ -57,6 +57,62 @@ def test_every_formula_on_a_category_page_is_rendered(page, site_url):
     assert requests and all(u.startswith(site_url) for u in requests), requests
 
 
+# Per table cell of the compact table: every formula (x-mml and its math) that ends past
+# the cell's right edge, unless an element between it and the cell scrolls horizontally
+# (overflow auto/scroll, scrollWidth > clientWidth) and itself ends inside the cell.
+OVERFLOWING_MATH_JS = """() => {
+  const bad = [];
+  for (const td of document.querySelectorAll('.md-compact td')) {
+    const cell = td.getBoundingClientRect();
+    for (const m of td.querySelectorAll('x-mml, math')) {
+      if (m.getBoundingClientRect().right <= cell.right + 0.5) continue;
+      let scrolls = false;
+      for (let e = m; e && e !== td; e = e.parentElement) {
+        const overflow = getComputedStyle(e).overflowX;
+        if ((overflow === 'auto' || overflow === 'scroll') && e.scrollWidth > e.clientWidth
+            && e.getBoundingClientRect().right <= cell.right + 0.5) { scrolls = true; break; }
+      }
+      if (!scrolls) bad.push(td.textContent.trim().slice(0, 60));
+    }
+  }
+  return bad;
+}"""
+
+
+# The sample's formulas are short and its titles have no math: make them as long as the
+# real catalog's (det(AXB) B (AXB)^{-1} A, tr((A + XᵀCX)^{-1}XᵀBX) in a title), in the
+# markup the build emits (an x-mml in the title's link, as title_markdown(light=True) does).
+LENGTHEN_MATH_JS = """() => {
+  const repeat = (x) => {
+    const math = x.querySelector('math'), first = math.firstElementChild;
+    for (let i = 0; i < 6; i++) math.appendChild(first.cloneNode(true));
+    return x;
+  };
+  for (const tr of document.querySelectorAll('.md-compact tbody tr')) {
+    const formula = tr.querySelector('td x-mml'), link = tr.querySelector('td a[href]');
+    if (!formula || !link) continue;
+    link.append(' of ', repeat(formula.cloneNode(true)));
+    tr.querySelectorAll('td x-mml').forEach(x => x === formula || repeat(x));
+    repeat(formula);
+  }
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_formula_in_a_category_table_runs_into_the_next_column(browser, site_url, width):
+    ctx = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        page = ctx.new_page()
+        _open(page, site_url + "scalar-by-matrix/")
+        assert page.locator(".md-compact td x-mml").count() >= 8
+        assert page.evaluate(OVERFLOWING_MATH_JS) == []
+        page.evaluate(LENGTHEN_MATH_JS)
+        assert page.locator(".md-compact td a x-mml").count() >= 4
+        assert page.evaluate(OVERFLOWING_MATH_JS) == []
+    finally:
+        ctx.close()
+
+
 @pytest.mark.parametrize(("query", "anchor"), [
     ("Log-determinant", "id/log-det/"),
     ("Softmax Jacobian", "id/softmax-jacobian/"),
