@@ -46,6 +46,9 @@ _MATH_CHARS = {
     "∂": r"\partial", "∇": r"\nabla", "∈": r"\in", "∞": r"\infty", "±": r"\pm",
     "−": "-", "ᵀ": r"^{\top}", "⁻": "^{-}", "¹": "^{1}", "²": "^{2}", "³": "^{3}",
     "⊤": r"\top", "ℝ": r"\mathbb{R}", "∑": r"\sum", "∏": r"\prod", "√": r"\surd",
+    "⁺": "^{+}", "ᴴ": r"^{\mathrm{H}}", "←": r"\leftarrow", "∧": r"\wedge", "∫": r"\int",
+    # the section sign from the math symbol font: text \S is TS1, a bitmap font here
+    "§": r"\mathsection",
 }
 _MATH_CHARS.update({chr(0x2080 + i): f"_{{{i}}}" for i in range(10)})
 _GREEK = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi "
@@ -67,7 +70,27 @@ def escape(text: object) -> TeX:
     if isinstance(text, TeX):
         return text
     text = unicodedata.normalize("NFC", str(text))
-    return TeX("".join(_escape_char(c) for c in text))
+    return TeX("".join(_escape_cluster(m.group()) for m in _CLUSTER.finditer(text)))
+
+
+_CLUSTER = re.compile(r".[\u0300-\u036f]*", re.S)  # a character and its combining marks
+
+
+def _escape_cluster(cluster: str) -> str:
+    """A character with combining marks NFC has no single character for (x̂): accents."""
+    if len(cluster) == 1:
+        return _escape_char(cluster)
+    base, marks = cluster[0], cluster[1:]
+    if base.isascii() and base.isalpha() and all(m in _ACCENTS for m in marks):
+        return _accented(base, marks)
+    return "".join(_escape_char(c) for c in cluster)
+
+
+def _accented(base: str, marks: str) -> str:
+    out = r"\i{}" if base == "i" else base  # dotless i under an accent
+    for mark in marks:
+        out = "\\%s{%s}" % (_ACCENTS[mark], out)
+    return out
 
 
 def _escape_char(c: str) -> str:
@@ -98,10 +121,7 @@ def _escape_unicode(c: str) -> str:
     decomposed = unicodedata.normalize("NFD", c)
     base, marks = decomposed[0], decomposed[1:]
     if base.isascii() and base.isalpha() and marks and all(m in _ACCENTS for m in marks):
-        out = r"\i{}" if base == "i" else base  # dotless i under an accent
-        for mark in marks:
-            out = "\\%s{%s}" % (_ACCENTS[mark], out)
-        return out
+        return _accented(base, marks)
     if unicodedata.category(c).startswith(("C", "Z")):
         return " "
     return r"\texttt{[U+%04X]}" % ord(c)

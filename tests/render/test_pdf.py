@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import matderiv.render.pdf as pdf_module
@@ -18,6 +19,7 @@ from matderiv.render.pdf import build_pdfs, overfull_boxes, page_count, sheet_na
 from matderiv.render.texescape import TeX, UnsafeMath, check_math, escape, url
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "catalog-sample-pdf.json"
+CATALOG = Path(__file__).resolve().parents[2] / "catalog"
 HOSTILE = ["\\input{/etc/passwd}", "50% & $x$ #_^~{}"]
 MAX_OVERFULL_PT = 5.0
 NEEDS_TEX = pytest.mark.skipif(
@@ -199,6 +201,43 @@ def test_escape_leaves_no_active_character(text):
         previous = bare
     assert not set(bare) & set("\\{}$%&#_^~"), (text, tex)
     assert "--" not in bare and "``" not in bare and "!`" not in bare
+
+
+def _catalog_texts() -> list[str]:
+    """Every string of catalog/*.yaml that is not printer math, and the source labels the
+    export makes of the `source` entries (they add § for a section)."""
+    import yaml
+    from matderiv.publish.export import source_info
+
+    texts: list[str] = []
+
+    def walk(value, key=""):
+        if isinstance(value, dict):
+            if "ref" in value:
+                texts.append(source_info(value, {})["label"])
+            for k, v in value.items():
+                walk(v, str(k))
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+        elif isinstance(value, str) and key != "latex":
+            texts.append(value)
+
+    for path in sorted(CATALOG.glob("*.yaml")):
+        walk(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return texts
+
+
+def test_every_catalog_character_has_a_latex_form():
+    """No character of the catalog's text prints as the [U+XXXX] placeholder (§, ⁺, x̂)."""
+    texts = _catalog_texts()
+    assert len(texts) > 1000 and any("§" in t for t in texts)
+    chars = {c for t in texts for c in t if not c.isascii()}
+    alone = [c for c in chars if not unicodedata.combining(c)]  # marks: after their letter
+    missing = sorted(c for c in alone if "[U+" in escape(c))
+    missing += sorted({t for t in texts if not t.isascii() and "[U+" in escape(t)})[:3]
+    assert not missing, [c if len(c) > 1 else f"U+{ord(c):04X} {unicodedata.name(c, '?')}"
+                         for c in missing]
 
 
 def test_escape_is_idempotent_on_tex():
