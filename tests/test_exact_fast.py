@@ -101,18 +101,43 @@ def test_inverse_and_det_of_sparse_points_are_exact():
     assert X.det(a).v == diagonal
 
 
-def test_values_without_dual_parts_dense_and_sparse():
+def test_values_without_dual_parts_dense_and_sparse(monkeypatch):
     """The values-only product: rational and sparse (the nonzero products only), float
     and dense (NumPy's loop over the objects), float and sparse (exact zeros skipped in
-    order): each equal to the definition."""
+    order): each equal to the definition, each path taken."""
     rng = random.Random(3)
     eye = X.identity(6)
     dense = [[X.Dual(mpfr(X.scalar(rng))) for _ in range(6)] for _ in range(6)]
     rational = [[X.Dual(X.scalar(rng)) for _ in range(6)] for _ in range(6)]
-    for a, b in ((eye, rational), (dense, dense), (eye, dense), (dense, eye)):
+    mostly = [[X.Dual(mpfr(X.scalar(rng)) if i == j else X.scalar(rng)) for j in range(6)]
+              for i in range(6)]
+    calls = {name: _spy(monkeypatch, name) for name in ("_matmul_rational", "_sum_values")}
+    for a, b in ((eye, rational), (dense, dense), (eye, dense), (dense, eye), (eye, mostly),
+                 (mostly, eye)):
         for row, got_row in zip(a, X.matmul(a, b)):
             for col, entry in zip(X.transpose(b), got_row):
                 assert _same_dual(entry, X._dot_reference(row, col))
+    assert all(calls.values())
+
+
+def test_rational_duals_product_is_the_definition(monkeypatch):
+    """Unit dual parts (the variable's) times a rational constant and times each other:
+    the nonzero products only, the same entries as term by term, dual parts absent
+    exactly where the definition leaves them absent."""
+    calls = _spy(monkeypatch, "_matmul_rational_duals")
+    rng = random.Random(8)
+    n, k = 4, 12
+    x = [[X.Dual(X.scalar(rng), [mpq(int(q == i * 3 + j)) for q in range(k)]) for j in range(3)]
+         for i in range(n)]
+    a = [[X.Dual(X.scalar(rng) if rng.random() < 0.7 else mpq(0)) for _ in range(n)]
+         for _ in range(3)]
+    half = [[X.Dual(X.scalar(rng), None if j % 2 else [X.scalar(rng) for _ in range(k)])
+             for j in range(n)] for _ in range(3)]
+    for left, right in ((x, a), (a, x), (x, half), (half, x), (X.matmul(x, a), x)):
+        for row, got_row in zip(left, X.matmul(left, right)):
+            for col, entry in zip(X.transpose(right), got_row):
+                assert _same_dual(entry, X._dot_reference(row, col))
+    assert calls
 
 
 def test_difference_shortcut_agrees_with_the_loop():
@@ -181,16 +206,16 @@ def test_wrong_kronecker_form_rejected_through_the_rational_sparse_product(
 
 def test_wrong_softmax_jacobian_rejected_through_the_float_sparse_product(
         tmp_path, monkeypatch):
-    """softmax's Jacobian diag(s) (I − 1 sᵀ) in 256-bit floats: diag(s) is mostly exact
-    zeros next to floats, so the product skips zeros in order; the same with 1 sᵀ turned
-    into s 1ᵀ is rejected."""
+    """softmax's Jacobian diag(s) I (I − 1 sᵀ) in 256-bit floats: diag(s) is mostly exact
+    zeros next to floats, I rational, so their product skips zeros in order; the same
+    with 1 sᵀ turned into s 1ᵀ is rejected."""
     calls = _spy(monkeypatch, "_sum_values")
     true = identity("f", {"x": "vector n"}, "softmax(x)", "x",
-                    {"numerator": "diag(softmax(x))*(eye(n) - ones(n)*softmax(x).T)"})
+                    {"numerator": "diag(softmax(x))*eye(n)*(eye(n) - ones(n)*softmax(x).T)"})
     assert _exact_errors(tmp_path, true, "numerator", {"n": 4})[0]
     assert calls
     wrong = identity("f", {"x": "vector n"}, "softmax(x)", "x",
-                     {"numerator": "diag(softmax(x))*(eye(n) - softmax(x)*ones(n).T)"})
+                     {"numerator": "diag(softmax(x))*eye(n)*(eye(n) - softmax(x)*ones(n).T)"})
     equal, error = _exact_errors(tmp_path, wrong, "numerator", {"n": 4})
     assert not equal and error > 1e-3
 

@@ -252,11 +252,17 @@ def matmul(a, b):
       NaN, which must reach `finite`). Kronecker products, diag, eye, commutation matrices
       and triangular or diagonal points are mostly such zeros;
     - without dual parts on either side, the values alone are multiplied: by NumPy's loop
-      over the objects, which sums in the same order, when few entries are zero."""
+      over the objects, which sums in the same order, when few entries are zero;
+    - where every value and dual part is rational, the arithmetic is exact and its order
+      free: only the nonzero products are formed (a unit dual part has one nonzero of its
+      n·m entries)."""
     bt = transpose(b)
     if _constant(a) and _constant(bt):
         return _matmul_values([[x.v for x in row] for row in a],
                               [[y.v for y in col] for col in bt])
+    if all(_wholly_rational(x) for row in a for x in row) and all(
+            _wholly_rational(y) for col in bt for y in col):
+        return _matmul_rational_duals(a, b)
     zeros_a = [{l for l, x in enumerate(row) if x.d is None and _rational_zero(x.v)}
                for row in a]
     zeros_b = [{l for l, y in enumerate(col) if y.d is None and _rational_zero(y.v)}
@@ -357,20 +363,33 @@ def _matmul_values(rows, cols):
 
     All rational: the sum over the nonzero products only, in any order (exact).
     Otherwise, in the order of l, skipping the terms that are exact rational zeros (see
-    matmul); with few such zeros, NumPy's loop over the objects (the same order)."""
+    matmul); where few products are such zeros, NumPy's loop over the objects (the same
+    order, every product)."""
     inner = len(cols[0]) if cols else 0
-    zeros = sum(1 for r in (rows, cols) for xs in r for v in xs if _rational_zero(v))
-    total = (len(rows) + len(cols)) * inner
     rational = all(type(v) is MPQ for r in (rows, cols) for xs in r for v in xs)
-    if rational and zeros:
+    if rational and any(_rational_zero(v) for r in (rows, cols) for xs in r for v in xs):
         return _matmul_rational(rows, cols)
-    if zeros * 4 < total:
+    if _skippable(rows, cols) < 0.5:
         a = np.empty((len(rows), inner), dtype=object)
         a[:] = rows
         b = np.empty((inner, len(cols)), dtype=object)
         b[:] = list(zip(*cols))
         return [[Dual(v) for v in row] for row in (a @ b).tolist()]
     return [[Dual(_sum_values(xs, ys)) for ys in cols] for xs in rows]
+
+
+def _skippable(rows, cols) -> float:
+    """About the share of the products x·y that are exact rational zeros (one factor an
+    exact zero, the other rational), from the shares of such entries in each matrix:
+    below one half, NumPy's loop over all products is the faster."""
+    def shares(lists):
+        entries = [v for xs in lists for v in xs]
+        zero = sum(1 for v in entries if _rational_zero(v)) / len(entries)
+        rational = sum(1 for v in entries if type(v) is MPQ) / len(entries)
+        return zero, rational
+
+    (zero_a, rational_a), (zero_b, rational_b) = shares(rows), shares(cols)
+    return min(1.0, zero_a * rational_b + zero_b * rational_a)
 
 
 def _matmul_rational(rows, cols):
@@ -386,6 +405,59 @@ def _matmul_rational(rows, cols):
                 p = x * y
                 acc[j] = acc[j] + p if j in acc else p
         out.append([Dual(acc.get(j, _ZERO)) for j in range(len(cols))])
+    return out
+
+
+def _matmul_rational_duals(a, b):
+    """The product of two wholly rational matrices of Duals, nonzero products only: the
+    value Σ_l x_il·y_lj and the dual part Σ_l (x_il' y_lj + x_il y_lj'), exactly as the
+    sums of `_dot` are (rational arithmetic is exact, so their order and the zero terms
+    do not matter). A dual part is absent exactly where `_dot` leaves it absent: where no
+    term has one, that is, where neither row i of a nor column j of b has one."""
+    cols = len(b[0])
+    width = next((len(x.d) for m in (a, b) for row in m for x in row if x.d is not None), 0)
+    b_values = [[(j, y.v) for j, y in enumerate(brow) if y.v] for brow in b]
+    b_duals = [[(j, [(k, q) for k, q in enumerate(y.d) if q]) for j, y in enumerate(brow)
+                if y.d is not None] for brow in b]
+    col_has = [any(brow[j].d is not None for brow in b) for j in range(cols)]
+    out = []
+    for row in a:
+        values: dict = {}
+        duals: list = [None] * cols
+        for l, x in enumerate(row):
+            xv, xd = x.v, x.d
+            if xv:
+                for j, yv in b_values[l]:
+                    p = xv * yv
+                    values[j] = values[j] + p if j in values else p
+                for j, parts in b_duals[l]:
+                    acc = duals[j]
+                    if acc is None:
+                        acc = duals[j] = {}
+                    for k, q in parts:
+                        t = xv * q
+                        acc[k] = acc[k] + t if k in acc else t
+            if xd is not None:
+                parts = [(k, p) for k, p in enumerate(xd) if p]
+                if not parts:
+                    continue
+                for j, yv in b_values[l]:
+                    acc = duals[j]
+                    if acc is None:
+                        acc = duals[j] = {}
+                    for k, p in parts:
+                        t = p * yv
+                        acc[k] = acc[k] + t if k in acc else t
+        row_has = any(x.d is not None for x in row)
+        entries = []
+        for j in range(cols):
+            if row_has or col_has[j]:
+                acc = duals[j] or {}
+                d = [acc.get(k, _ZERO) for k in range(width)]
+            else:
+                d = None
+            entries.append(Dual(values.get(j, _ZERO), d))
+        out.append(entries)
     return out
 
 
