@@ -8,6 +8,7 @@ the site).
 from __future__ import annotations
 
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -20,21 +21,28 @@ from matderiv.pipeline.build import CATALOG, document
 
 
 def _verify(cache: Path, jobs: int):
+    """(identities, verdicts, wall seconds, CPU seconds of the workers)."""
     os.environ["MATDERIV_CACHE"] = str(cache)
     identities, _ = load_all([CATALOG])
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     verdicts = verify_all(identities, jobs)
-    return identities, verdicts, time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return identities, verdicts, wall, cpu
 
 
 def main() -> int:
     jobs = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="matderiv-bench-") as tmp:
-        identities, verdicts, cold = _verify(Path(tmp), jobs)
-        _, _, warm = _verify(Path(tmp), jobs)
+        identities, verdicts, cold, cpu = _verify(Path(tmp), jobs)
+        _, _, warm, _ = _verify(Path(tmp), jobs)
         print(f"identities           {len(identities)}")
         print(f"verify cold          {cold:6.1f} s  ({jobs} processes, empty cache; "
               "target <= 30 s on 2 cores)")
+        print(f"  workers' CPU       {cpu:6.1f} s  (user + system of every worker: steadier "
+              "than the wall clock on a shared machine)")
         print(f"verify warm          {warm:6.1f} s  (every verdict cached; target <= 1 s)")
         guarantees = Counter(v.guarantee or v.status for v in verdicts)
         print("guarantees           " + ", ".join(f"{n} {g}" for g, n in sorted(
